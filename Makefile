@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# P2PDMA core for Linux 6.12: build, boot and test harness.
+#   make deps      install the Debian packages the harness needs (root)
+#   make run       build, boot the switch topology, show a verified P2P copy
+#   make test      static checks + KUnit + selftests in every topology
+#   make test KERNEL=baseline   the same on stock upstream P2PDMA
+#   make kernel / baseline      just build our / the upstream kernel
+#   make boot TOPO=<name> SUITE=test|run [KERNEL=...]   one guest run
+#   make check     static checks only
+#   make clean     remove build/ (ccache is kept outside)
+
+KERNEL ?= ours
+TOPO ?= switch
+SUITE ?= test
+
+PACKAGES := linux-source-6.12 qemu-system-x86 busybox-static sparse coccinelle \
+	ccache quilt bc flex bison libelf-dev libssl-dev cpio kmod dwarves \
+	rsync xz-utils python3 gcc make patch util-linux
+
+.PHONY: deps run test kernel baseline boot check initramfs clean
+
+deps:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$(echo $$missing | sed 's/^/ /')"; \
+		apt-get update -q >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; \
+	fi
+
+kernel: deps
+	scripts/assemble.sh $(KERNEL)
+	flock /tmp/p2p-build.lock scripts/build-kernel.sh $(KERNEL)
+
+baseline:
+	$(MAKE) kernel KERNEL=baseline
+
+initramfs: kernel
+	vm/mkinitramfs.sh $(KERNEL)
+
+run: initramfs
+	vm/boot.sh $(KERNEL) switch run 900
+
+boot: initramfs
+	vm/boot.sh $(KERNEL) $(TOPO) $(SUITE)
+
+check: kernel
+	scripts/static-checks.sh $(KERNEL)
+
+test: deps
+	KERNEL=$(KERNEL) scripts/test.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,73 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot one kernel flavour in one topology under QEMU (TCG) and run a guest
+# suite.  The console goes to build/vm/<flavour>-<topology>-<suite>.log.
+#
+#   vm/boot.sh ours|baseline <topology> run|test|bench [timeout-seconds]
+#
+# Exit status: that of the guest suite (reported on the console as
+# "P2P-EXIT: N"), 124 when the guest hung and was killed, 125 when the guest
+# died without reporting.
+set -euo pipefail
+
+flavour=${1:?usage: boot.sh flavour topology suite [timeout]}
+topo=${2:?topology}
+suite=${3:?suite}
+limit=${4:-900}
+top=$(cd "$(dirname "$0")/.." && pwd)
+obj=$top/build/$flavour/obj
+vmdir=$top/build/vm/$flavour-$topo
+log=$top/build/vm/$flavour-$topo-$suite.log
+
+[ -f "$top/vm/topologies/$topo" ] || { echo "boot: no topology '$topo'" >&2; exit 2; }
+DESCRIPTION=; EXPECT=; CPU=qemu64; MACHINE_OPTS=; APPEND=; OBJECTS=; DEVICES=; DISKS=0
+# shellcheck source=/dev/null
+. "$top/vm/topologies/$topo"
+
+mkdir -p "$vmdir"
+drives=()
+for ((i = 0; i < DISKS; i++)); do
+	rm -f "$vmdir/disk$i.img"
+	truncate -s 64M "$vmdir/disk$i.img"
+	drives+=(-drive "file=$vmdir/disk$i.img,if=none,id=d$i,format=raw")
+done
+rm -f "$vmdir/pmr.img"
+truncate -s 16M "$vmdir/pmr.img"
+
+# shellcheck disable=SC2206
+devices=(${DEVICES//@VMDIR@/$vmdir} ${OBJECTS//@VMDIR@/$vmdir})
+append="console=ttyS0 panic=-1 oops=panic loglevel=5 $APPEND"
+append+=" p2p.suite=$suite p2p.topology=$topo p2p.expect=$EXPECT"
+append+=" p2p.kernel=$flavour ${P2P_GUEST_ARGS:-}"
+
+echo "boot: $flavour kernel, topology $topo ($DESCRIPTION), suite $suite, log $log"
+start=$(date +%s)
+set +e
+timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
+	-machine "q35$MACHINE_OPTS" -accel tcg -cpu "$CPU" -smp 2 -m "${P2P_MEM:-2G}" \
+	-nographic -no-reboot -serial mon:stdio -display none \
+	-kernel "$obj/arch/x86/boot/bzImage" \
+	-initrd "$top/build/$flavour/initramfs.cpio.gz" \
+	-append "$append" \
+	"${drives[@]}" "${devices[@]}" < /dev/null > "$log" 2>&1
+qemu_rc=$?
+set -e
+tr -d '\r' < "$log" > "$log.tmp" && mv "$log.tmp" "$log"
+elapsed=$(( $(date +%s) - start ))
+
+if [ $qemu_rc -eq 124 ] || [ $qemu_rc -eq 137 ]; then
+	echo "boot: guest hung, killed after $limit s (log: $log)" >&2
+	exit 124
+fi
+rc=$(sed -n 's/^P2P-EXIT: \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+if [ -z "$rc" ]; then
+	echo "boot: guest ended without a result after $elapsed s (qemu status $qemu_rc, log: $log)" >&2
+	exit 125
+fi
+if [ "$suite" != test ]; then
+	# Show what the suite printed (the kernel log is in the file).
+	sed -n '/^P2P-GUEST:/,/^P2P-DMESG-BEGIN/p' "$log" | grep -v '^P2P-DMESG-BEGIN'
+fi
+echo "boot: guest finished in $elapsed s, status $rc"
+exit "$rc"

@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers shared by the guest suites (sourced).
+
+# result ok|fail|skip name [reason]: one line the host counts.
+result() {
+	case "$1" in
+	ok) echo "P2P-RESULT: ok $2" ;;
+	skip) echo "P2P-RESULT: skip $2 # ${3:-}" ;;
+	*) echo "P2P-RESULT: not ok $2 # ${3:-}"; FAILED=1 ;;
+	esac
+}
+
+# PCI address of an NVMe controller (nvme0 -> 0000:03:00.0).
+ctrl_bdf() {
+	basename "$(readlink -f "/sys/class/nvme/$1/device")"
+}
+
+# The block device of a controller's first namespace, multipath or not.
+ctrl_ns() {
+	local c=$1 n
+	for n in /sys/class/nvme/$c/nvme*n1 /sys/class/nvme/$c/nvme*c*n1; do
+		[ -e "$n" ] || continue
+		n=$(basename "$n")
+		case "$n" in
+		*c*n*)	# hidden multipath path: the head is nvme<subsys>n1
+			n=$(ls "/sys/class/nvme/$c/$n/" 2>/dev/null >/dev/null;
+			    basename "$(ls -d /sys/class/nvme-subsystem/$(basename "$(readlink -f /sys/class/nvme/$c/subsysnqn/.. 2>/dev/null)")/nvme*n1 2>/dev/null | head -n 1)") ;;
+		esac
+		[ -b "/dev/$n" ] && { echo "/dev/$n"; return 0; }
+	done
+	# Fall back to the subsystem's head device.
+	for n in /sys/class/nvme/$c/device/../*; do :; done
+	return 1
+}
+
+# Print "<ctrl> <bdf> <blockdev> <has-p2pmem 0|1>" for every controller.
+nvme_inventory() {
+	local c bdf
+	for c in $(ls /sys/class/nvme/ 2>/dev/null); do
+		bdf=$(ctrl_bdf "$c")
+		echo "$c $bdf $(ctrl_ns "$c" || echo none) $([ -d "/sys/bus/pci/devices/$bdf/p2pmem" ] && echo 1 || echo 0)"
+	done
+}

@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: GPL-2.0
+# The main job (make run): show the published p2pmem, the kernel's P2P verdict
+# and an O_DIRECT copy NVMe B -> p2pmem of NVMe A -> NVMe C, verified.
+. /opt/p2p/guest/lib.sh
+
+provider=; others=
+echo "== NVMe controllers (ctrl, PCI address, namespace, has p2pmem)"
+nvme_inventory | while read -r line; do echo "   $line"; done
+while read -r c bdf ns p2p; do
+	if [ "$p2p" = 1 ] && [ -z "$provider" ]; then
+		provider=$bdf
+	elif [ "$ns" != none ]; then
+		others="$others $ns"
+	fi
+done <<INV
+$(nvme_inventory)
+INV
+if [ -z "$provider" ]; then
+	echo "run: no device publishes p2pmem"
+	exit 1
+fi
+d=/sys/bus/pci/devices/$provider/p2pmem
+echo "== p2pmem of $provider: size $(cat $d/size) bytes, available $(cat $d/available), published $(cat $d/published)"
+
+set -- $others
+if [ $# -lt 2 ]; then
+	echo "run: need two NVMe namespaces besides the provider"
+	exit 1
+fi
+if [ -x /opt/p2p/bin/p2pdma-verdict ]; then
+	insmod /opt/p2p/modules/test_p2pdma.ko 2>/dev/null
+	for ns in "$1" "$2"; do
+		c=$(basename "$(readlink -f /sys/block/${ns#/dev/}/device)")
+		echo "== kernel verdict, provider $provider -> client $(ctrl_bdf "$c") ($ns):"
+		p2pdma-verdict "$provider" "$(ctrl_bdf "$c")" | sed 's/^/   /'
+	done
+fi
+echo "== O_DIRECT copy $1 -> p2pmem($provider) -> $2"
+p2pcopy "$provider" "$1" "$2" 16 1024
+rc=$?
+echo "== p2pmem of $provider after the copy: available $(cat $d/available)"
+[ $rc -eq 0 ] || dmesg | grep -i 'peer-to-peer' | tail -n 5
+exit $rc

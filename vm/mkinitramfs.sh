@@ -1,0 +1,52 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the guest initramfs for one flavour: static busybox, our /init and
+# suites, the kernel's modules, the test module and the static test binaries.
+#
+#   vm/mkinitramfs.sh ours|baseline
+set -euo pipefail
+
+flavour=${1:?usage: mkinitramfs.sh ours|baseline}
+top=$(cd "$(dirname "$0")/.." && pwd)
+src=$top/build/$flavour/src
+obj=$top/build/$flavour/obj
+out=$top/build/$flavour
+root=$out/initramfs
+mkdir -p "$out/bin"
+
+# User-space tools of the harness (static, so no libc in the guest).
+for t in "$top"/vm/tools/*.c; do
+	b=$out/bin/$(basename "$t" .c)
+	if [ ! -x "$b" ] || [ "$t" -nt "$b" ]; then
+		gcc -O2 -Wall -Wextra -static -I"$src/tools/testing/p2pdma" -o "$b" "$t"
+	fi
+done
+
+# The test module, built against this flavour's kernel (public API only).
+mod=$src/tools/testing/p2pdma
+if [ -f "$mod/Makefile" ] || [ -f "$mod/Kbuild" ]; then
+	make -s -C "$obj" M="$mod" modules
+fi
+
+# The kselftests.
+sel=$src/tools/testing/selftests/p2pdma
+if [ -f "$sel/Makefile" ]; then
+	rm -rf "$out/selftests"
+	make -s -C "$sel" OUTPUT="$out/selftests" >/dev/null
+fi
+
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,etc,lib/modules,opt/p2p/{bin,guest,modules,selftests}}
+cp /bin/busybox "$root/bin/busybox"
+cp "$top/vm/guest/init" "$root/init"
+cp "$top"/vm/guest/*.sh "$root/opt/p2p/guest/"
+cp "$out"/bin/* "$root/opt/p2p/bin/"
+cp -r "$obj/modroot/lib/modules/." "$root/lib/modules/" 2>/dev/null || true
+find "$mod" -name '*.ko' -exec cp {} "$root/opt/p2p/modules/" \; 2>/dev/null || true
+if [ -d "$out/selftests" ]; then
+	find "$out/selftests" -maxdepth 1 -type f -perm -u+x \
+		-exec cp {} "$root/opt/p2p/selftests/" \;
+fi
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initramfs.cpio.gz"
+echo "initramfs: $out/initramfs.cpio.gz ($(du -h "$out/initramfs.cpio.gz" | cut -f1))"
