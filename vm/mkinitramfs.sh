@@ -39,6 +39,7 @@ fi
 rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,etc,lib/modules,opt/p2p/{bin,guest,modules,selftests}}
 cp /bin/busybox "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
 cp "$top/vm/guest/init" "$root/init"
 cp "$top"/vm/guest/*.sh "$root/opt/p2p/guest/"
 cp "$out"/bin/* "$root/opt/p2p/bin/"

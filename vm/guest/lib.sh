@@ -15,21 +15,14 @@ ctrl_bdf() {
 	basename "$(readlink -f "/sys/class/nvme/$1/device")"
 }
 
-# The block device of a controller's first namespace, multipath or not.
+# The block device of a controller's first namespace.  With multipath the
+# controller holds the hidden path nvme<S>c<C>n1 and the disk is nvme<S>n1.
 ctrl_ns() {
-	local c=$1 n
-	for n in /sys/class/nvme/$c/nvme*n1 /sys/class/nvme/$c/nvme*c*n1; do
-		[ -e "$n" ] || continue
-		n=$(basename "$n")
-		case "$n" in
-		*c*n*)	# hidden multipath path: the head is nvme<subsys>n1
-			n=$(ls "/sys/class/nvme/$c/$n/" 2>/dev/null >/dev/null;
-			    basename "$(ls -d /sys/class/nvme-subsystem/$(basename "$(readlink -f /sys/class/nvme/$c/subsysnqn/.. 2>/dev/null)")/nvme*n1 2>/dev/null | head -n 1)") ;;
-		esac
+	local n
+	for n in /sys/class/nvme/$1/nvme*n1; do
+		n=$(basename "$n" | sed -E 's/c[0-9]+n/n/')
 		[ -b "/dev/$n" ] && { echo "/dev/$n"; return 0; }
 	done
-	# Fall back to the subsystem's head device.
-	for n in /sys/class/nvme/$c/device/../*; do :; done
 	return 1
 }
 

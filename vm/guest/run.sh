@@ -3,7 +3,7 @@
 # and an O_DIRECT copy NVMe B -> p2pmem of NVMe A -> NVMe C, verified.
 . /opt/p2p/guest/lib.sh
 
-provider=; others=
+provider=; others=; clients=
 echo "== NVMe controllers (ctrl, PCI address, namespace, has p2pmem)"
 nvme_inventory | while read -r line; do echo "   $line"; done
 while read -r c bdf ns p2p; do
@@ -11,6 +11,7 @@ while read -r c bdf ns p2p; do
 		provider=$bdf
 	elif [ "$ns" != none ]; then
 		others="$others $ns"
+		clients="$clients $bdf"
 	fi
 done <<INV
 $(nvme_inventory)
@@ -29,10 +30,9 @@ if [ $# -lt 2 ]; then
 fi
 if [ -x /opt/p2p/bin/p2pdma-verdict ]; then
 	insmod /opt/p2p/modules/test_p2pdma.ko 2>/dev/null
-	for ns in "$1" "$2"; do
-		c=$(basename "$(readlink -f /sys/block/${ns#/dev/}/device)")
-		echo "== kernel verdict, provider $provider -> client $(ctrl_bdf "$c") ($ns):"
-		p2pdma-verdict "$provider" "$(ctrl_bdf "$c")" | sed 's/^/   /'
+	for c in $clients; do
+		echo "== kernel verdict, provider $provider -> client $c:"
+		p2pdma-verdict "$provider" "$c" | sed 's/^/   /'
 	done
 fi
 echo "== O_DIRECT copy $1 -> p2pmem($provider) -> $2"
