@@ -32,7 +32,11 @@ if [ -x /opt/p2p/bin/p2pdma-verdict ]; then
 	insmod /opt/p2p/modules/test_p2pdma.ko 2>/dev/null
 	for c in $clients; do
 		echo "== kernel verdict, provider $provider -> client $c:"
-		p2pdma-verdict "$provider" "$c" | sed 's/^/   /'
+		if ! p2pdma-verdict "$provider" "$c" > /tmp/verdict; then
+			dmesg | grep -i 'peer-to-peer\|acs\|host bridge' |
+				grep -v 'added peer-to-peer' | tail -n 3 >> /tmp/verdict
+		fi
+		sed 's/^/   /' /tmp/verdict
 	done
 fi
 echo "== O_DIRECT copy $1 -> p2pmem($provider) -> $2"
