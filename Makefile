@@ -7,6 +7,7 @@
 #   make test KERNEL=baseline   the same on stock upstream P2PDMA
 #   make kernel / baseline      just build our / the upstream kernel
 #   make boot TOPO=<name> SUITE=test|run [KERNEL=...]   one guest run
+#   make bench     the same measurements on upstream and ours, one table
 #   make check     static checks only
 #   make clean     remove build/ (ccache is kept outside)
 
@@ -18,7 +19,7 @@ PACKAGES := linux-source-6.12 qemu-system-x86 busybox-static sparse coccinelle \
 	ccache quilt bc flex bison libelf-dev libssl-dev cpio kmod dwarves \
 	rsync xz-utils python3 gcc make patch util-linux
 
-.PHONY: deps run test kernel baseline boot check initramfs clean
+.PHONY: deps run test bench kernel baseline boot check initramfs clean
 
 deps:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -49,6 +50,11 @@ check: kernel
 
 test: deps
 	KERNEL=$(KERNEL) scripts/test.sh
+
+bench: deps
+	@dpkg-query -W python3-matplotlib >/dev/null 2>&1 || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-matplotlib >/dev/null
+	scripts/bench.sh
 
 clean:
 	rm -rf build

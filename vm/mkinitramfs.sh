@@ -19,7 +19,7 @@ mkdir -p "$out/bin"
 for t in "$top"/vm/tools/*.c; do
 	b=$out/bin/$(basename "$t" .c)
 	if [ ! -x "$b" ] || [ "$t" -nt "$b" ]; then
-		gcc -O2 -Wall -Wextra -static -I"$src/tools/testing/p2pdma" -o "$b" "$t"
+		gcc -O2 -Wall -Wextra -static -I"$top/linux/tools/testing/p2pdma" -o "$b" "$t"
 	fi
 done
 

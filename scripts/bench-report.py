@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Summarise build/bench/raw.csv: median and min-max per kernel and metric,
+ratio ours/upstream of the medians, and whether that is better or worse
+(time and memory: lower is better; MiB/s: higher is better)."""
+import csv
+import statistics
+import sys
+from collections import defaultdict
+
+out = sys.argv[1]
+vals = defaultdict(lambda: defaultdict(list))
+units = {}
+failed = set()
+with open(f"{out}/raw.csv") as f:
+    for row in csv.DictReader(f):
+        try:
+            vals[row["metric"]][row["kernel"]].append(float(row["value"]))
+            units[row["metric"]] = row["unit"]
+        except ValueError:
+            failed.add((row["metric"], row["kernel"]))
+
+
+def cell(xs):
+    if not xs:
+        return "n/a"
+    return f"{statistics.median(xs):.1f} ({min(xs):.0f}-{max(xs):.0f})"
+
+
+lines = [f"{'metric':44} {'unit':10} {'upstream':>22} {'ours':>22} {'ratio':>7}  verdict"]
+ratios = []
+for metric in sorted(vals):
+    up, ours = vals[metric].get("baseline", []), vals[metric].get("ours", [])
+    unit = units[metric]
+    ratio, verdict = "n/a", ""
+    if up and ours and statistics.median(up) > 0:
+        r = statistics.median(ours) / statistics.median(up)
+        higher_better = unit.startswith("MiB/s")
+        good = r >= 1 / 1.05 if higher_better else r <= 1.05
+        verdict = "ok" if good else "WORSE"
+        ratio = f"{r:.2f}"
+        ratios.append((metric, r, higher_better))
+    lines.append(f"{metric:44} {unit:10} {cell(up):>22} {cell(ours):>22} {ratio:>7}  {verdict}")
+for metric, kernel in sorted(failed):
+    lines.append(f"{metric:44} FAILED on {kernel}")
+table = "\n".join(lines)
+print(table)
+with open(f"{out}/table.txt", "w") as f:
+    f.write(table + "\n")
+
+try:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ImportError:
+    print("bench: python3-matplotlib missing, no chart")
+    sys.exit(0)
+fig, ax = plt.subplots(figsize=(10, max(3, 0.3 * len(ratios))))
+names = [m for m, _, _ in ratios]
+xs = [r for _, r, _ in ratios]
+colors = ["tab:green" if (r >= 1 / 1.05 if hb else r <= 1.05) else "tab:red" for _, r, hb in ratios]
+ax.barh(names, xs, color=colors)
+ax.axvline(1.0, color="black", linewidth=0.8)
+ax.set_xscale("log")
+ax.set_xlabel("ours / upstream (median; time & memory: lower is better, MiB/s: higher is better)")
+ax.invert_yaxis()
+fig.tight_layout()
+fig.savefig(f"{out}/ratios.png", dpi=100)
+print(f"bench: chart in {out}/ratios.png")
