@@ -8,6 +8,7 @@
 #   make kernel / baseline      just build our / the upstream kernel
 #   make boot TOPO=<name> SUITE=test|run [KERNEL=...]   one guest run
 #   make bench     the same measurements on upstream and ours, one table
+#   make series    export the git format-patch series (BUILD_EACH=1: build each step)
 #   make check     static checks only
 #   make clean     remove build/ (ccache is kept outside)
 
@@ -19,7 +20,7 @@ PACKAGES := linux-source-6.12 qemu-system-x86 busybox-static sparse coccinelle \
 	ccache quilt bc flex bison libelf-dev libssl-dev cpio kmod dwarves \
 	rsync xz-utils python3 gcc make patch util-linux
 
-.PHONY: deps run test bench kernel baseline boot check initramfs clean
+.PHONY: deps run test bench series kernel baseline boot check initramfs clean
 
 deps:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -55,6 +56,9 @@ bench: deps
 	@dpkg-query -W python3-matplotlib >/dev/null 2>&1 || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-matplotlib >/dev/null
 	scripts/bench.sh
+
+series: deps
+	scripts/series.sh
 
 clean:
 	rm -rf build

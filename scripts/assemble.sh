@@ -19,6 +19,11 @@ pristine=$build/pristine
 stage=$build/$flavour/stage
 src=$build/$flavour/src
 
+# One assembly per flavour at a time: they share the stage directory.
+mkdir -p "$build"
+exec 9> "$build/.assemble-$flavour.lock"
+flock 9
+
 excluded() {
 	grep -qxF "$1" "$top/kernel/baseline-exclude"
 }

@@ -1,0 +1,147 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make series: export the overlay and the quilt patches as a numbered
+# git format-patch series against the pristine Debian tree, with a cover
+# letter, one commit per line of kernel/series.map.  Then checks that every
+# patch passes checkpatch --strict, that the series applies with git am and
+# with quilt to a pristine tree, and (BUILD_EACH=1) that every step builds
+# with the test config.
+#
+# Output: build/series/out/*.patch
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+work=$top/build/series
+tree=$work/tree
+out=$work/out
+map=$top/kernel/series.map
+pristine=$top/build/pristine
+
+[ -d "$pristine" ] || "$top/scripts/assemble.sh" baseline >/dev/null
+name=$(git -C "$top" config user.name)
+email=$(git -C "$top" config user.email)
+export GIT_AUTHOR_NAME=$name GIT_AUTHOR_EMAIL=$email
+export GIT_COMMITTER_NAME=$name GIT_COMMITTER_EMAIL=$email
+export GIT_AUTHOR_DATE="2026-01-01T00:00:00Z" GIT_COMMITTER_DATE="2026-01-01T00:00:00Z"
+
+# Every overlay file and patch must be in exactly one entry of the map.
+items=$(grep -v '^\s*\(#\|$\)' "$map" | cut -d' ' -f2- | tr ' ' '\n' | grep -v '^$')
+missing=0
+while read -r f; do
+	hit=0
+	for i in $items; do
+		case "$f" in "$i"|"$i"/*) hit=$((hit + 1)) ;; esac
+	done
+	if [ $hit -ne 1 ]; then
+		echo "series: $f is covered by $hit entries of kernel/series.map" >&2
+		missing=1
+	fi
+done < <(cd "$top" && { find linux -type f; sed 's|^|patches/|' patches/series; } | sort)
+[ $missing -eq 0 ] || exit 1
+
+# A git repository of the pristine tree, made once per tarball.
+stamp=$(cat "$pristine/.stamp")
+if [ "$(cat "$work/base.stamp" 2>/dev/null)" != "$stamp" ]; then
+	echo "series: making a git repository of the pristine tree (once)"
+	rm -rf "$tree"
+	mkdir -p "$tree"
+	cp -a "$pristine/." "$tree/"
+	rm -f "$tree/.stamp"
+	git -C "$tree" init -q
+	git -C "$tree" add -f -A
+	git -C "$tree" commit -qm "$(cat "$top/build/baseline/BASE" 2>/dev/null | head -n 1 || echo base)"
+	git -C "$tree" tag -f base >/dev/null
+	echo "$stamp" > "$work/base.stamp"
+fi
+git -C "$tree" checkout -q -B p2pdma base
+git -C "$tree" reset -q --hard base
+git -C "$tree" clean -qfdx
+
+grep -v '^\s*\(#\|$\)' "$map" | while read -r msg parts; do
+	for p in $parts; do
+		case "$p" in
+		patches/*)
+			[ -f "$top/$p" ] || continue
+			patch -s -p1 -d "$tree" --no-backup-if-mismatch < "$top/$p" ;;
+		linux/*)
+			[ -e "$top/$p" ] || continue
+			mkdir -p "$tree/$(dirname "${p#linux/}")"
+			cp -r "$top/$p" "$tree/$(dirname "${p#linux/}")/" ;;
+		esac
+	done
+	git -C "$tree" add -f -A
+	git -C "$tree" commit -qs -F "$top/kernel/series/$msg"
+done
+
+rm -rf "$out"
+git -C "$tree" format-patch -q --cover-letter --subject-prefix=PATCH -o "$out" base..p2pdma
+cover=$(ls "$out"/0000-*)
+bench=$top/build/bench/table.txt
+python3 - "$cover" "$top/kernel/series/cover.txt" "$bench" <<'PY'
+import sys, os
+cover, text, bench = sys.argv[1:4]
+s = open(cover).read()
+body = open(text).read()
+subject, blurb = body.split("\n", 1)
+if os.path.exists(bench):
+    blurb += "\nBenchmark (make bench; medians, ratio = ours / upstream):\n\n"
+    blurb += "".join("  " + l for l in open(bench))
+s = s.replace("*** SUBJECT HERE ***", subject).replace("*** BLURB HERE ***", blurb.strip("\n"))
+open(cover, "w").write(s)
+PY
+
+echo "series: $(ls "$out" | wc -l) files in ${out#$top/}"
+bad=0
+for p in "$out"/*.patch; do
+	case "$p" in */0000-*) continue ;; esac
+	if ! "$tree/scripts/checkpatch.pl" --strict -q --no-tree "$p" > "$p.checkpatch" 2>&1; then
+		echo "series: checkpatch --strict: $(basename "$p"): $(tail -n 1 "$p.checkpatch")"
+		bad=1
+	else
+		echo "series: checkpatch --strict clean: $(basename "$p")"
+		rm -f "$p.checkpatch"
+	fi
+done
+
+# It applies with git am and with quilt to the pristine tree.
+git -C "$tree" checkout -q -B am-check base
+if git -C "$tree" am -q $(ls "$out"/*.patch | grep -v '/0000-') 2>/dev/null ||
+   { git -C "$tree" am --abort; false; }; then
+	echo "series: applies with git am"
+else
+	echo "series: git am failed"; bad=1
+fi
+rm -rf "$work/quilt"
+cp -al "$pristine" "$work/quilt"
+mkdir -p "$work/quilt/patches"
+for p in "$out"/0*-*.patch; do
+	case "$p" in */0000-*) continue ;; esac
+	cp "$p" "$work/quilt/patches/"
+	basename "$p" >> "$work/quilt/patches/series"
+done
+if (cd "$work/quilt" && QUILT_PATCHES=patches quilt push -aq >/dev/null); then
+	echo "series: applies with quilt"
+else
+	echo "series: quilt push failed"; bad=1
+fi
+rm -rf "$work/quilt"
+git -C "$tree" checkout -q p2pdma
+
+if [ -n "${BUILD_EACH:-}" ]; then
+	obj=$work/obj
+	mkdir -p "$obj"
+	cat "$top/kernel/p2pdma-test.config" "$top/kernel/ours.config" > "$obj/fragment"
+	for c in $(git -C "$tree" rev-list --reverse base..p2pdma); do
+		git -C "$tree" checkout -q "$c"
+		make -s -C "$tree" O="$obj" KCONFIG_ALLCONFIG="$obj/fragment" allnoconfig >/dev/null
+		if flock /tmp/p2p-build.lock make -s -C "$tree" O="$obj" -j"$(nproc)" \
+			CC="ccache gcc" bzImage > "$obj/build.log" 2>&1; then
+			echo "series: builds: $(git -C "$tree" log -1 --format=%s "$c")"
+		else
+			echo "series: BUILD FAILS: $(git -C "$tree" log -1 --format=%s "$c")"; bad=1
+		fi
+	done
+	git -C "$tree" checkout -q p2pdma
+fi
+exit $bad
