@@ -1,0 +1,1952 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * PCI peer-to-peer DMA core.
+ *
+ * A provider driver registers ranges of one of its BARs.  Each range gets
+ * ZONE_DEVICE struct pages (MEMORY_DEVICE_PCI_P2PDMA) and joins the
+ * provider's page allocator.  Clients allocate from it in the kernel
+ * (pci_alloc_p2pmem() and friends) or user space maps it through the
+ * p2pmem/allocate sysfs file; the DMA mapping code then asks
+ * pci_p2pdma_map_segment() how a client reaches those pages.
+ *
+ * The file is ordered by layer: the page allocator and the routing policy
+ * first (plain data structures, table-tested by p2pdma_test.c), then sysfs,
+ * page ownership, setup and teardown, the topology glue, the exported API,
+ * DMA mapping and the configfs helpers.
+ *
+ * Lifetime rules, in one place:
+ *  - pdev->p2pdma is RCU protected.  It is cleared, and freed after a grace
+ *    period, by the devm action registered when the first range is added,
+ *    so it outlives every range.
+ *  - Every allocation holds one reference on the owning range's
+ *    pgmap->ref, taken with percpu_ref_tryget_live_rcu(); a user mapping
+ *    holds one per mapped page, dropped by ->page_free().
+ *  - A range is torn down by three devm actions, in this order: stop new
+ *    allocations and zap user mappings; devm_memunmap_pages(), which waits
+ *    for every reference above; unlink and free the range.
+ *  - One spinlock per provider guards the range list and every range's
+ *    allocator.  Pages can be freed from any context (the last put_page()
+ *    of a mapped page), so it is always taken with interrupts disabled.
+ */
+
+#define pr_fmt(fmt) "pci-p2pdma: " fmt
+#include <linux/ctype.h>
+#include <linux/dma-map-ops.h>
+#include <linux/memremap.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/pci-p2pdma.h>
+#include <linux/percpu-refcount.h>
+#include <linux/random.h>
+#include <linux/rculist.h>
+#include <linux/seq_buf.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+#include <kunit/visibility.h>
+
+#include "p2pdma.h"
+
+/**
+ * struct pci_p2pdma - peer-to-peer state of one provider
+ * @lock: guards @ranges and the allocator of every range
+ * @ranges: struct p2pdma_range list; RCU for readers that do not allocate
+ * @verdicts: cached routing verdicts, keyed by client (p2pdma_verdict_key())
+ * @published: other drivers may pick this provider via pci_p2pmem_find()
+ */
+struct pci_p2pdma {
+	spinlock_t lock;	/* ranges and their allocators */
+	struct list_head ranges;
+	struct xarray verdicts;
+	bool published;
+};
+
+/**
+ * struct p2pdma_range - one pci_p2pdma_add_resource() call
+ * @pgmap: the ZONE_DEVICE mapping; @pgmap.ref counts users of the range
+ * @provider: the device whose BAR holds the range
+ * @p2pdma: state of @provider; outlives the range
+ * @node: entry in @p2pdma->ranges
+ * @live: new allocations may come from this range (under @p2pdma->lock)
+ * @kaddr: kernel address of the first page
+ * @bus_offset: PCI bus address minus CPU physical address
+ * @buddy: allocator over the range, in bus page frame numbers
+ */
+struct p2pdma_range {
+	struct dev_pagemap pgmap;
+	struct pci_dev *provider;
+	struct pci_p2pdma *p2pdma;
+	struct list_head node;
+	bool live;
+	void *kaddr;
+	u64 bus_offset;
+	struct p2pdma_buddy *buddy;
+};
+
+static struct p2pdma_range *to_p2pdma_range(struct dev_pagemap *pgmap)
+{
+	return container_of(pgmap, struct p2pdma_range, pgmap);
+}
+
+/*
+ * Page allocator
+ * ==============
+ *
+ * Why not genalloc: gen_pool_alloc() scans a bitmap for a run of free bits,
+ * so its cost grows with the BAR size and with fragmentation, and every
+ * page returned by ->page_free() (user mappings are torn down one page at
+ * a time) pays for a chunk lookup plus bitmap work under the pool's lock.
+ * It does not align allocations either.
+ *
+ * This is a binary buddy allocator over page numbers.  The free blocks of
+ * each order sit in a hierarchical bitmap: a leaf bitmap with one bit per
+ * block, and summary levels in which bit i says that word i of the level
+ * below is not zero.  Finding the first free block descends one word per
+ * level, and setting or clearing a bit touches at most one word per level,
+ * so both are O(log64 N).  A word of per-order flags says which orders
+ * have a free block at all.  Allocating is then O(orders + log64 N) and
+ * freeing (with coalescing) O(orders * log64 N) whatever the BAR size or
+ * fragmentation.  The leaf bitmaps of all orders add up to about two bits
+ * per page, summaries to 1/63 of that.
+ *
+ * Blocks are aligned to their size in absolute page numbers (the glue uses
+ * bus page frame numbers), so a power-of-two allocation is naturally
+ * aligned on the bus.  A request of n pages takes a 2^ceil(log2 n) block
+ * and gives the tail back, so it costs n pages.
+ */
+
+static unsigned int hbm_layout(unsigned long nbits, unsigned long *words)
+{
+	unsigned int top = 0;
+
+	*words = 0;
+	for (;;) {
+		unsigned long n = BITS_TO_LONGS(nbits);
+
+		*words += n;
+		if (n == 1)
+			return top;
+		nbits = n;
+		top++;
+	}
+}
+
+static void hbm_bind(struct p2pdma_hbm *h, unsigned long *store)
+{
+	unsigned long nbits = h->nbits;
+	unsigned int l;
+
+	for (l = 0; l <= h->top; l++) {
+		h->lvl[l] = store;
+		store += BITS_TO_LONGS(nbits);
+		nbits = BITS_TO_LONGS(nbits);
+	}
+}
+
+static bool hbm_test(const struct p2pdma_hbm *h, unsigned long pos)
+{
+	return h->lvl[0][pos / BITS_PER_LONG] & BIT(pos % BITS_PER_LONG);
+}
+
+static bool hbm_empty(const struct p2pdma_hbm *h)
+{
+	return !h->lvl[h->top][0];
+}
+
+static void hbm_set(struct p2pdma_hbm *h, unsigned long pos)
+{
+	unsigned int l;
+
+	for (l = 0; l <= h->top; l++) {
+		unsigned long *word = &h->lvl[l][pos / BITS_PER_LONG];
+		bool was_empty = !*word;
+
+		*word |= BIT(pos % BITS_PER_LONG);
+		if (!was_empty)
+			return;
+		pos /= BITS_PER_LONG;
+	}
+}
+
+static void hbm_clear(struct p2pdma_hbm *h, unsigned long pos)
+{
+	unsigned int l;
+
+	for (l = 0; l <= h->top; l++) {
+		unsigned long *word = &h->lvl[l][pos / BITS_PER_LONG];
+
+		*word &= ~BIT(pos % BITS_PER_LONG);
+		if (*word)
+			return;
+		pos /= BITS_PER_LONG;
+	}
+}
+
+/* First set bit at or after @pos, or h->nbits if there is none. */
+static unsigned long hbm_find_next(const struct p2pdma_hbm *h,
+				   unsigned long pos)
+{
+	unsigned long nbits = h->nbits;
+	unsigned int l = 0;
+	unsigned long word;
+
+	/* Climb until a word has a set bit at or after @pos. */
+	for (;;) {
+		if (pos >= nbits)
+			return h->nbits;
+		word = h->lvl[l][pos / BITS_PER_LONG] &
+		       (~0UL << (pos % BITS_PER_LONG));
+		if (word)
+			break;
+		if (l == h->top)
+			return h->nbits;
+		pos = pos / BITS_PER_LONG + 1;
+		nbits = BITS_TO_LONGS(nbits);
+		l++;
+	}
+	pos = round_down(pos, BITS_PER_LONG) + __ffs(word);
+
+	/* Each summary bit promises a non-zero word below: follow it. */
+	while (l > 0) {
+		l--;
+		pos = pos * BITS_PER_LONG + __ffs(h->lvl[l][pos]);
+	}
+	return pos;
+}
+
+/* Number of the first block of order @order that starts at or after @pg. */
+static unsigned long buddy_first_block(unsigned long pg, unsigned int order)
+{
+	return (pg >> order) + !!(pg & (BIT(order) - 1));
+}
+
+static bool buddy_is_free(const struct p2pdma_buddy *b, unsigned int order,
+			  unsigned long blk)
+{
+	const struct p2pdma_hbm *h = &b->order[order];
+
+	return blk >= h->first && blk - h->first < h->nbits &&
+	       hbm_test(h, blk - h->first);
+}
+
+static void buddy_insert(struct p2pdma_buddy *b, unsigned int order,
+			 unsigned long blk)
+{
+	hbm_set(&b->order[order], blk - b->order[order].first);
+	b->nonempty |= BIT(order);
+}
+
+static void buddy_remove(struct p2pdma_buddy *b, unsigned int order,
+			 unsigned long blk)
+{
+	struct p2pdma_hbm *h = &b->order[order];
+
+	hbm_clear(h, blk - h->first);
+	if (hbm_empty(h))
+		b->nonempty &= ~BIT(order);
+}
+
+/* Free one block, merging it with its buddy for as long as that is free. */
+static void buddy_put_block(struct p2pdma_buddy *b, unsigned int order,
+			    unsigned long blk)
+{
+	while (order < b->max_order && buddy_is_free(b, order, blk ^ 1)) {
+		buddy_remove(b, order, blk ^ 1);
+		blk >>= 1;
+		order++;
+	}
+	buddy_insert(b, order, blk);
+}
+
+/* Order of the largest aligned block that starts at @pg and ends by @end. */
+static unsigned int buddy_span_order(unsigned long pg, unsigned long end)
+{
+	unsigned int order = ilog2(end - pg);
+
+	if (pg)
+		order = min_t(unsigned int, order, __ffs(pg));
+	return order;
+}
+
+/* Free [@pg, @pg + @n) without checks; counters are the caller's job. */
+static void buddy_put_span(struct p2pdma_buddy *b, unsigned long pg,
+			   unsigned long n)
+{
+	unsigned long end = pg + n;
+
+	while (pg < end) {
+		unsigned int order = buddy_span_order(pg, end);
+
+		buddy_put_block(b, order, pg >> order);
+		pg += BIT(order);
+	}
+}
+
+/* True when no page of block @blk of order @order is free. */
+static bool buddy_block_busy(const struct p2pdma_buddy *b, unsigned int order,
+			     unsigned long blk)
+{
+	unsigned long j = blk;
+	unsigned int k;
+
+	/* A free block of this order or above that covers it... */
+	for (k = order; k <= b->max_order; k++, j >>= 1)
+		if (buddy_is_free(b, k, j))
+			return false;
+
+	/* ...or a smaller free block inside it. */
+	for (k = 0; k < order; k++) {
+		const struct p2pdma_hbm *h = &b->order[k];
+		unsigned long lo = (blk << (order - k)) - h->first;
+		unsigned long hi = ((blk + 1) << (order - k)) - h->first;
+
+		if (hbm_find_next(h, lo) < hi)
+			return false;
+	}
+	return true;
+}
+
+/* Take the lowest free block of the smallest order >= @order and split it. */
+static bool buddy_take(struct p2pdma_buddy *b, unsigned int order,
+		       unsigned long *blk)
+{
+	unsigned long candidates, j;
+	unsigned int k;
+
+	if (order > b->max_order)
+		return false;
+	candidates = b->nonempty & (~0UL << order);
+	if (!candidates)
+		return false;
+
+	k = __ffs(candidates);
+	j = hbm_find_next(&b->order[k], 0) + b->order[k].first;
+	buddy_remove(b, k, j);
+
+	/* Keep the lower half, hand the upper half back, until small enough. */
+	while (k > order) {
+		k--;
+		j <<= 1;
+		buddy_insert(b, k, j + 1);
+	}
+	*blk = j;
+	return true;
+}
+
+/**
+ * p2pdma_buddy_create() - set up an allocator with every page free
+ * @origin: first page number
+ * @npages: number of pages; need not be a power of two
+ * @nid: NUMA node for the bitmaps
+ *
+ * Return: the allocator, or NULL if out of memory or the range is empty,
+ * wraps around or is too large for %P2PDMA_HBM_LEVELS levels.
+ */
+VISIBLE_IF_KUNIT struct p2pdma_buddy *
+p2pdma_buddy_create(unsigned long origin, unsigned long npages, int nid)
+{
+	unsigned long end, words = 0, used = 0;
+	unsigned int max_order = 0, k;
+	struct p2pdma_buddy *b;
+
+	if (!npages || check_add_overflow(origin, npages, &end))
+		return NULL;
+
+	/* The largest order with at least one aligned block in the range. */
+	while (max_order + 1 < BITS_PER_LONG &&
+	       (end >> (max_order + 1)) >
+	       buddy_first_block(origin, max_order + 1))
+		max_order++;
+
+	b = kzalloc_node(struct_size(b, order, max_order + 1), GFP_KERNEL, nid);
+	if (!b)
+		return NULL;
+
+	for (k = 0; k <= max_order; k++) {
+		struct p2pdma_hbm *h = &b->order[k];
+		unsigned long n;
+
+		h->first = buddy_first_block(origin, k);
+		h->nbits = (end >> k) - h->first;
+		h->top = hbm_layout(h->nbits, &n);
+		if (h->top >= P2PDMA_HBM_LEVELS)
+			goto fail;
+		words += n;
+	}
+
+	b->store = kvcalloc_node(words, sizeof(unsigned long), GFP_KERNEL, nid);
+	if (!b->store)
+		goto fail;
+
+	for (k = 0; k <= max_order; k++) {
+		unsigned long n;
+
+		hbm_bind(&b->order[k], b->store + used);
+		hbm_layout(b->order[k].nbits, &n);
+		used += n;
+	}
+
+	b->origin = origin;
+	b->npages = npages;
+	b->nfree = npages;
+	b->max_order = max_order;
+	/* Seeding merges nothing: the span splits into maximal blocks. */
+	buddy_put_span(b, origin, npages);
+	return b;
+
+fail:
+	kfree(b);
+	return NULL;
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_buddy_create);
+
+/**
+ * p2pdma_buddy_destroy() - free an allocator
+ * @b: allocator from p2pdma_buddy_create(), or NULL
+ */
+VISIBLE_IF_KUNIT void p2pdma_buddy_destroy(struct p2pdma_buddy *b)
+{
+	if (!b)
+		return;
+	kvfree(b->store);
+	kfree(b);
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_buddy_destroy);
+
+/**
+ * p2pdma_buddy_alloc() - allocate contiguous pages
+ * @b: allocator
+ * @npages: number of pages
+ * @first: returns the first page number
+ *
+ * A power-of-two request is aligned to its size.  Any other request is
+ * carved from the next larger power-of-two block, whose tail goes back.
+ *
+ * Return: true on success, false if no free block is large enough.
+ */
+VISIBLE_IF_KUNIT bool p2pdma_buddy_alloc(struct p2pdma_buddy *b,
+					 unsigned long npages,
+					 unsigned long *first)
+{
+	unsigned long blk, pg;
+	unsigned int order;
+
+	if (!npages || npages > b->nfree)
+		return false;
+
+	order = order_base_2(npages);
+	if (!buddy_take(b, order, &blk))
+		return false;
+
+	pg = blk << order;
+	buddy_put_span(b, pg + npages, BIT(order) - npages);
+	b->nfree -= npages;
+	*first = pg;
+	return true;
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_buddy_alloc);
+
+/**
+ * p2pdma_buddy_alloc_upto() - allocate one block of at most @max_pages
+ * @b: allocator
+ * @max_pages: upper bound of the block size
+ * @first: returns the first page number
+ *
+ * For callers that need pages but not contiguity (user mappings): takes the
+ * largest block that fits in @max_pages, or the largest free block if all
+ * free blocks are smaller.
+ *
+ * Return: the number of pages allocated (a power of two), 0 if none.
+ */
+VISIBLE_IF_KUNIT unsigned long p2pdma_buddy_alloc_upto(struct p2pdma_buddy *b,
+						       unsigned long max_pages,
+						       unsigned long *first)
+{
+	unsigned long blk;
+	unsigned int order;
+
+	if (!max_pages || !b->nfree)
+		return 0;
+
+	order = min_t(unsigned int, ilog2(max_pages), b->max_order);
+	if (!(b->nonempty & (~0UL << order)))
+		order = __fls(b->nonempty);
+	if (!buddy_take(b, order, &blk))
+		return 0;
+
+	b->nfree -= BIT(order);
+	*first = blk << order;
+	return BIT(order);
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_buddy_alloc_upto);
+
+/**
+ * p2pdma_buddy_free() - free pages
+ * @b: allocator
+ * @first: first page number
+ * @npages: number of pages
+ *
+ * The span may be any part of earlier allocations, down to a single page.
+ * It is checked before anything changes, so a bad request leaves the
+ * allocator as it was.
+ *
+ * Return: 0 on success, -ERANGE if the span is empty or leaves the range,
+ * -ENOENT if some page of it is already free.
+ */
+VISIBLE_IF_KUNIT int p2pdma_buddy_free(struct p2pdma_buddy *b,
+				       unsigned long first,
+				       unsigned long npages)
+{
+	unsigned long pg, end;
+
+	if (!npages || first < b->origin || npages > b->npages ||
+	    first - b->origin > b->npages - npages)
+		return -ERANGE;
+
+	end = first + npages;
+	for (pg = first; pg < end; ) {
+		unsigned int order = buddy_span_order(pg, end);
+
+		if (!buddy_block_busy(b, order, pg >> order))
+			return -ENOENT;
+		pg += BIT(order);
+	}
+
+	buddy_put_span(b, first, npages);
+	b->nfree += npages;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_buddy_free);
+
+/*
+ * Routing policy
+ * ==============
+ *
+ * p2pdma_decide() only looks at two struct p2pdma_path descriptions, so the
+ * whole policy is table-tested without devices.  Rules:
+ *  - Below a common upstream device, TLPs turn around in that device unless
+ *    an ACS redirect on the way sends them up: BUS_ADDR, distance = hops up
+ *    from each side to the common device.  Which devices count: the
+ *    provider's path up to and including the common device, the client's
+ *    path below it (the common device counts once, on the provider side).
+ *  - Otherwise the traffic crosses the host bridge.  That works when the
+ *    CPU is known to route it, or when the host bridge(s) are on the allow
+ *    list; an entry may only vouch for traffic within one host bridge.
+ */
+
+static const struct p2pdma_allowed_host {
+	u16 vendor;
+	u16 device;
+	bool same_bridge_only;
+} p2pdma_allowed_hosts[] = {
+	/* Xeon E5 / Core i7 (Sandy Bridge-EP) */
+	{ PCI_VENDOR_ID_INTEL, 0x3c00, true },
+	{ PCI_VENDOR_ID_INTEL, 0x3c01, true },
+	/* Xeon E5 v3 / E7 v3 / Core i7 (Haswell-EP) */
+	{ PCI_VENDOR_ID_INTEL, 0x2f00, true },
+	{ PCI_VENDOR_ID_INTEL, 0x2f01, true },
+	/* Xeon Scalable (Skylake-SP) and later */
+	{ PCI_VENDOR_ID_INTEL, 0x2030, false },
+	{ PCI_VENDOR_ID_INTEL, 0x2031, false },
+	{ PCI_VENDOR_ID_INTEL, 0x2032, false },
+	{ PCI_VENDOR_ID_INTEL, 0x2033, false },
+	{ PCI_VENDOR_ID_INTEL, 0x2020, false },
+	{ PCI_VENDOR_ID_INTEL, 0x09a2, false },
+};
+
+/**
+ * p2pdma_host_listed() - look a host bridge up in the allow list
+ * @vendor: vendor ID of the device identifying the host bridge
+ * @device: device ID of that device
+ * @same_bridge_only: returns whether the entry only covers traffic that
+ *	stays below this one host bridge
+ *
+ * Return: true if the host bridge is on the list.
+ */
+VISIBLE_IF_KUNIT bool p2pdma_host_listed(u16 vendor, u16 device,
+					 bool *same_bridge_only)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(p2pdma_allowed_hosts); i++) {
+		const struct p2pdma_allowed_host *e = &p2pdma_allowed_hosts[i];
+
+		if (e->vendor == vendor && e->device == device) {
+			*same_bridge_only = e->same_bridge_only;
+			return true;
+		}
+	}
+	return false;
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_host_listed);
+
+static enum p2pdma_reason p2pdma_check_host(const struct p2pdma_host *host,
+					    bool same_bridge)
+{
+	bool same_bridge_only;
+
+	if (!host->known)
+		return P2PDMA_REASON_HOST_UNKNOWN;
+	if (!p2pdma_host_listed(host->vendor, host->device, &same_bridge_only))
+		return P2PDMA_REASON_HOST_UNLISTED;
+	if (same_bridge_only && !same_bridge)
+		return P2PDMA_REASON_HOST_SPLIT;
+	return P2PDMA_REASON_HOST_LISTED;
+}
+
+static void p2pdma_decide_host(const struct p2pdma_path *p,
+			       const struct p2pdma_path *c,
+			       bool cpu_routes_p2p, struct p2pdma_verdict *v)
+{
+	bool same = p->host.id == c->host.id;
+	enum p2pdma_reason r;
+
+	v->map = PCI_P2PDMA_MAP_THRU_HOST_BRIDGE;
+	if (cpu_routes_p2p) {
+		v->reason = P2PDMA_REASON_CPU;
+		return;
+	}
+
+	v->reason = p2pdma_check_host(&p->host, same);
+	if (v->reason != P2PDMA_REASON_HOST_LISTED)
+		v->bad_host |= P2PDMA_SIDE_PROVIDER;
+	if (!same) {
+		r = p2pdma_check_host(&c->host, false);
+		if (r != P2PDMA_REASON_HOST_LISTED) {
+			if (!v->bad_host)
+				v->reason = r;
+			v->bad_host |= P2PDMA_SIDE_CLIENT;
+		}
+	}
+	if (v->bad_host)
+		v->map = PCI_P2PDMA_MAP_NOT_SUPPORTED;
+}
+
+/* Lowest device of @p that is also on @c, and where it sits on both. */
+static bool p2pdma_common_hop(const struct p2pdma_path *p,
+			      const struct p2pdma_path *c,
+			      unsigned int *ip, unsigned int *ic)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < p->len; i++) {
+		for (j = 0; j < c->len; j++) {
+			if (p->hop[i].id == c->hop[j].id) {
+				*ip = i;
+				*ic = j;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Mask of the hops below @n on @path whose ACS redirects P2P upstream. */
+static u32 p2pdma_acs_redirects(const struct p2pdma_path *path, unsigned int n)
+{
+	u32 mask = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		const struct p2pdma_hop *hop = &path->hop[i];
+
+		if (hop->has_acs && (hop->acs_ctrl & P2PDMA_ACS_REDIR_BITS))
+			mask |= BIT(i);
+	}
+	return mask;
+}
+
+/**
+ * p2pdma_decide() - routing verdict for a provider and a client
+ * @provider: path of the provider
+ * @client: path of the client
+ * @cpu_routes_p2p: the CPU's root complex is known to route P2P traffic
+ * @v: returns the verdict
+ */
+VISIBLE_IF_KUNIT void p2pdma_decide(const struct p2pdma_path *provider,
+				    const struct p2pdma_path *client,
+				    bool cpu_routes_p2p,
+				    struct p2pdma_verdict *v)
+{
+	static_assert(P2PDMA_MAX_HOPS <= 32);	/* fits acs_hops[] */
+
+	memset(v, 0, sizeof(*v));
+	if (provider->truncated || client->truncated) {
+		v->map = PCI_P2PDMA_MAP_NOT_SUPPORTED;
+		v->reason = P2PDMA_REASON_TOO_DEEP;
+		v->distance = provider->len + client->len;
+		return;
+	}
+
+	v->common = p2pdma_common_hop(provider, client, &v->up_provider,
+				      &v->up_client);
+	if (!v->common) {
+		v->distance = provider->len + client->len;
+		p2pdma_decide_host(provider, client, cpu_routes_p2p, v);
+		return;
+	}
+
+	v->distance = v->up_provider + v->up_client;
+	v->acs_hops[0] = p2pdma_acs_redirects(provider, v->up_provider + 1);
+	v->acs_hops[1] = p2pdma_acs_redirects(client, v->up_client);
+	if (!v->acs_hops[0] && !v->acs_hops[1]) {
+		v->map = PCI_P2PDMA_MAP_BUS_ADDR;
+		v->reason = P2PDMA_REASON_DIRECT;
+		return;
+	}
+	p2pdma_decide_host(provider, client, cpu_routes_p2p, v);
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_decide);
+
+/*
+ * Verdict cache entries: the map type in the low bits, the distance above,
+ * as an xarray value entry.  No entry means "not computed yet", which is
+ * PCI_P2PDMA_MAP_UNKNOWN (0).
+ */
+#define P2PDMA_VERDICT_MAP_BITS	2
+#define P2PDMA_VERDICT_MAP_MASK	(BIT(P2PDMA_VERDICT_MAP_BITS) - 1)
+
+/**
+ * p2pdma_verdict_key() - verdict cache index of a client
+ * @domain: PCI domain of the client
+ * @devid: bus and devfn of the client (pci_dev_id())
+ *
+ * Return: the index.
+ */
+VISIBLE_IF_KUNIT unsigned long p2pdma_verdict_key(int domain, u16 devid)
+{
+	return (unsigned long)(u32)domain << 16 | devid;
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_verdict_key);
+
+/**
+ * p2pdma_verdict_encode() - pack a map type and a distance
+ * @map: map type, not %PCI_P2PDMA_MAP_UNKNOWN
+ * @distance: distance, negative values are stored as 0
+ *
+ * Return: an xarray value entry.
+ */
+VISIBLE_IF_KUNIT void *p2pdma_verdict_encode(enum pci_p2pdma_map_type map,
+					     int distance)
+{
+	static_assert(PCI_P2PDMA_MAP_THRU_HOST_BRIDGE <= P2PDMA_VERDICT_MAP_MASK);
+
+	return xa_mk_value((unsigned long)max(distance, 0) <<
+			   P2PDMA_VERDICT_MAP_BITS | map);
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_verdict_encode);
+
+/**
+ * p2pdma_verdict_decode() - unpack a verdict cache entry
+ * @entry: entry from the cache, or NULL
+ * @distance: returns the distance (untouched for a missing entry)
+ *
+ * Return: the map type, %PCI_P2PDMA_MAP_UNKNOWN if @entry holds none.
+ */
+VISIBLE_IF_KUNIT enum pci_p2pdma_map_type p2pdma_verdict_decode(void *entry,
+								int *distance)
+{
+	unsigned long val;
+
+	if (!xa_is_value(entry))
+		return PCI_P2PDMA_MAP_UNKNOWN;
+	val = xa_to_value(entry);
+	*distance = val >> P2PDMA_VERDICT_MAP_BITS;
+	return val & P2PDMA_VERDICT_MAP_MASK;
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_verdict_decode);
+
+/*
+ * Ranges and page ownership
+ */
+
+static unsigned long p2pdma_bytes_to_pages(size_t size)
+{
+	return (size >> PAGE_SHIFT) + !!offset_in_page(size);
+}
+
+static void *p2pdma_range_addr(struct p2pdma_range *range, unsigned long pg)
+{
+	return range->kaddr + ((pg - range->buddy->origin) << PAGE_SHIFT);
+}
+
+static bool p2pdma_range_holds(struct p2pdma_range *range, void *addr)
+{
+	return addr >= range->kaddr &&
+	       (unsigned long)(addr - range->kaddr) >> PAGE_SHIFT <
+	       range->buddy->npages;
+}
+
+static unsigned long p2pdma_range_pgno(struct p2pdma_range *range,
+				       void *addr)
+{
+	return range->buddy->origin + ((addr - range->kaddr) >> PAGE_SHIFT);
+}
+
+static struct page *p2pdma_range_page(struct p2pdma_range *range,
+				      unsigned long pg)
+{
+	return pfn_to_page(PHYS_PFN(range->pgmap.range.start) +
+			   (pg - range->buddy->origin));
+}
+
+static const char *p2pdma_free_error(int err)
+{
+	switch (err) {
+	case -EINVAL:
+		return "address is not page aligned";
+	case -ERANGE:
+		return "not inside any p2pmem range";
+	case -ENOENT:
+		return "some of it is not allocated (double free?)";
+	default:
+		return "no p2pmem on this device";
+	}
+}
+
+/* Give pages back to a range; the caller drops the range references. */
+static int p2pdma_range_free(struct p2pdma_range *range, unsigned long pg,
+			     unsigned long npages)
+{
+	unsigned long flags;
+	int err;
+
+	spin_lock_irqsave(&range->p2pdma->lock, flags);
+	err = p2pdma_buddy_free(range->buddy, pg, npages);
+	spin_unlock_irqrestore(&range->p2pdma->lock, flags);
+	if (err)
+		pci_warn(range->provider,
+			 "p2pmem: not freeing %lu page(s) at bus pfn %#lx: %s\n",
+			 npages, pg, p2pdma_free_error(err));
+	return err;
+}
+
+/*
+ * The last reference to a page of a user mapping is gone (mm resets the
+ * count to 1 afterwards): the page is free again, and the mapping's
+ * reference on the range goes with it.
+ */
+static void p2pdma_page_free(struct page *page)
+{
+	struct p2pdma_range *range = to_p2pdma_range(page->pgmap);
+	unsigned long pg = range->buddy->origin +
+			   (page_to_pfn(page) - PHYS_PFN(range->pgmap.range.start));
+
+	if (p2pdma_range_free(range, pg, 1))
+		return;
+	percpu_ref_put(&range->pgmap.ref);
+}
+
+static const struct dev_pagemap_ops p2pdma_pgmap_ops = {
+	.page_free = p2pdma_page_free,
+};
+
+/*
+ * Allocate @npages contiguous pages from the first live range that has
+ * them, with a reference on that range.  Called under rcu_read_lock().
+ */
+static void *p2pdma_alloc_pages(struct pci_p2pdma *p2pdma,
+				unsigned long npages)
+{
+	struct p2pdma_range *range;
+	unsigned long flags, pg;
+	void *addr = NULL;
+
+	spin_lock_irqsave(&p2pdma->lock, flags);
+	list_for_each_entry(range, &p2pdma->ranges, node) {
+		if (!range->live || !percpu_ref_tryget_live_rcu(&range->pgmap.ref))
+			continue;
+		if (p2pdma_buddy_alloc(range->buddy, npages, &pg)) {
+			addr = p2pdma_range_addr(range, pg);
+			break;
+		}
+		percpu_ref_put(&range->pgmap.ref);
+	}
+	spin_unlock_irqrestore(&p2pdma->lock, flags);
+	return addr;
+}
+
+/*
+ * Take one block of at most @want pages for a user mapping, with a
+ * reference on its range.  Called under rcu_read_lock().
+ */
+static int p2pdma_grab_block(struct pci_p2pdma *p2pdma, unsigned long want,
+			     struct p2pdma_range **rangep, unsigned long *pg,
+			     unsigned long *count)
+{
+	struct p2pdma_range *range;
+	unsigned long flags;
+	int ret = -ENODEV;
+
+	spin_lock_irqsave(&p2pdma->lock, flags);
+	list_for_each_entry(range, &p2pdma->ranges, node) {
+		if (!range->live || !percpu_ref_tryget_live_rcu(&range->pgmap.ref))
+			continue;
+		*count = p2pdma_buddy_alloc_upto(range->buddy, want, pg);
+		if (*count) {
+			*rangep = range;
+			ret = 0;
+			break;
+		}
+		percpu_ref_put(&range->pgmap.ref);
+		ret = -ENOMEM;
+	}
+	spin_unlock_irqrestore(&p2pdma->lock, flags);
+	return ret;
+}
+
+/* Free kernel-allocated memory; returns its range, whose ref to drop. */
+static struct p2pdma_range *p2pdma_free_pages(struct pci_p2pdma *p2pdma,
+					      void *addr, unsigned long npages)
+{
+	struct p2pdma_range *range, *found = NULL;
+	unsigned long flags;
+	int err = -ERANGE;
+
+	if (!PAGE_ALIGNED(addr))
+		return ERR_PTR(-EINVAL);
+
+	spin_lock_irqsave(&p2pdma->lock, flags);
+	list_for_each_entry(range, &p2pdma->ranges, node) {
+		if (p2pdma_range_holds(range, addr)) {
+			err = p2pdma_buddy_free(range->buddy,
+						p2pdma_range_pgno(range, addr),
+						npages);
+			found = range;
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&p2pdma->lock, flags);
+	return err ? ERR_PTR(err) : found;
+}
+
+static void p2pdma_totals(struct pci_dev *pdev, size_t *size, size_t *avail)
+{
+	struct p2pdma_range *range;
+	struct pci_p2pdma *p2pdma;
+	unsigned long flags;
+
+	*size = 0;
+	*avail = 0;
+	rcu_read_lock();
+	p2pdma = rcu_dereference(pdev->p2pdma);
+	if (p2pdma) {
+		spin_lock_irqsave(&p2pdma->lock, flags);
+		list_for_each_entry(range, &p2pdma->ranges, node) {
+			*size += range->buddy->npages << PAGE_SHIFT;
+			*avail += range->buddy->nfree << PAGE_SHIFT;
+		}
+		spin_unlock_irqrestore(&p2pdma->lock, flags);
+	}
+	rcu_read_unlock();
+}
+
+/*
+ * sysfs: p2pmem/{size,available,published,allocate}
+ */
+
+static ssize_t size_show(struct device *dev, struct device_attribute *attr,
+			 char *buf)
+{
+	size_t size, avail;
+
+	p2pdma_totals(to_pci_dev(dev), &size, &avail);
+	return sysfs_emit(buf, "%zu\n", size);
+}
+static DEVICE_ATTR_RO(size);
+
+static ssize_t available_show(struct device *dev,
+			      struct device_attribute *attr, char *buf)
+{
+	size_t size, avail;
+
+	p2pdma_totals(to_pci_dev(dev), &size, &avail);
+	return sysfs_emit(buf, "%zu\n", avail);
+}
+static DEVICE_ATTR_RO(available);
+
+static ssize_t published_show(struct device *dev,
+			      struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", pci_has_p2pmem(to_pci_dev(dev)));
+}
+static DEVICE_ATTR_RO(published);
+
+/*
+ * Map one allocated block into @vma at @uaddr.  Each inserted page hands its
+ * count back to 1 and takes a range reference: from then on the mapping
+ * owns it, and zapping the mapping frees it through ->page_free().  On
+ * failure only the pages not inserted yet are freed here.
+ */
+static int p2pmem_map_block(struct vm_area_struct *vma, unsigned long uaddr,
+			    struct p2pdma_range *range, unsigned long pg,
+			    unsigned long count)
+{
+	unsigned long i;
+	int ret;
+
+	for (i = 0; i < count; i++) {
+		struct page *page = p2pdma_range_page(range, pg + i);
+
+		ret = vm_insert_page(vma, uaddr + (i << PAGE_SHIFT), page);
+		if (ret) {
+			p2pdma_range_free(range, pg + i, count - i);
+			return ret;
+		}
+		percpu_ref_get(&range->pgmap.ref);
+		put_page(page);
+		/* A whole BAR can be a few hundred thousand pages. */
+		cond_resched();
+	}
+	return 0;
+}
+
+static int p2pmem_fill_vma(struct pci_dev *pdev, struct vm_area_struct *vma)
+{
+	unsigned long uaddr = vma->vm_start;
+	unsigned long left = vma_pages(vma);
+
+	while (left) {
+		struct p2pdma_range *range;
+		struct pci_p2pdma *p2pdma;
+		unsigned long pg, count;
+		int ret;
+
+		rcu_read_lock();
+		p2pdma = rcu_dereference(pdev->p2pdma);
+		ret = p2pdma ? p2pdma_grab_block(p2pdma, left, &range, &pg,
+						 &count) : -ENODEV;
+		rcu_read_unlock();
+		if (ret)
+			return ret;
+
+		/* The block's range reference keeps range and p2pdma alive. */
+		ret = p2pmem_map_block(vma, uaddr, range, pg, count);
+		percpu_ref_put(&range->pgmap.ref);
+		if (ret)
+			return ret;
+		uaddr += count << PAGE_SHIFT;
+		left -= count;
+	}
+	return 0;
+}
+
+/*
+ * mmap of p2pmem/allocate: fresh P2P memory for user space, e.g. as an
+ * O_DIRECT buffer.  The pages need not be contiguous, so any free pages
+ * will do.  If the mapping fails half way, mm unmaps what was inserted.
+ */
+static int p2pmem_alloc_mmap(struct file *filp, struct kobject *kobj,
+			     struct bin_attribute *attr,
+			     struct vm_area_struct *vma)
+{
+	struct pci_dev *pdev = to_pci_dev(kobj_to_dev(kobj));
+	size_t size, avail;
+
+	if (!(vma->vm_flags & VM_MAYSHARE)) {
+		pci_info_ratelimited(pdev,
+				     "%s: p2pmem can only be mapped shared\n",
+				     current->comm);
+		return -EINVAL;
+	}
+	if (vma->vm_pgoff) {
+		pci_info_ratelimited(pdev,
+				     "%s: p2pmem must be mapped at offset 0\n",
+				     current->comm);
+		return -EINVAL;
+	}
+
+	/* Fail early rather than map part of it and unwind. */
+	if (!rcu_access_pointer(pdev->p2pdma))
+		return -ENODEV;
+	p2pdma_totals(pdev, &size, &avail);
+	if (avail < vma->vm_end - vma->vm_start)
+		return -ENOMEM;
+
+	return p2pmem_fill_vma(pdev, vma);
+}
+
+static struct bin_attribute p2pmem_alloc_attr = {
+	.attr = { .name = "allocate", .mode = 0660 },
+	.mmap = p2pmem_alloc_mmap,
+	/*
+	 * The file has no contents to read; a huge size only keeps tools that
+	 * check the mapping length against the file size (Python's mmap) from
+	 * refusing.
+	 */
+	.size = SZ_1T,
+};
+
+static struct attribute *p2pmem_attrs[] = {
+	&dev_attr_size.attr,
+	&dev_attr_available.attr,
+	&dev_attr_published.attr,
+	NULL,
+};
+
+static struct bin_attribute *p2pmem_bin_attrs[] = {
+	&p2pmem_alloc_attr,
+	NULL,
+};
+
+static const struct attribute_group p2pmem_group = {
+	.name = "p2pmem",
+	.attrs = p2pmem_attrs,
+	.bin_attrs = p2pmem_bin_attrs,
+};
+
+/*
+ * Setup and teardown
+ */
+
+/* Last devm action of a provider: all ranges are gone by now. */
+static void p2pdma_release(void *data)
+{
+	struct pci_dev *pdev = data;
+	struct pci_p2pdma *p2pdma = rcu_dereference_protected(pdev->p2pdma, 1);
+
+	RCU_INIT_POINTER(pdev->p2pdma, NULL);
+	synchronize_rcu();
+
+	sysfs_remove_group(&pdev->dev.kobj, &p2pmem_group);
+	xa_destroy(&p2pdma->verdicts);
+	kfree(p2pdma);
+}
+
+static int p2pdma_setup(struct pci_dev *pdev)
+{
+	struct pci_p2pdma *p2pdma;
+	int err;
+
+	p2pdma = kzalloc(sizeof(*p2pdma), GFP_KERNEL);
+	if (!p2pdma)
+		return -ENOMEM;
+	spin_lock_init(&p2pdma->lock);
+	INIT_LIST_HEAD(&p2pdma->ranges);
+	/* Verdicts are stored from the DMA mapping path, in any context. */
+	xa_init_flags(&p2pdma->verdicts, XA_FLAGS_LOCK_IRQ);
+
+	err = sysfs_create_group(&pdev->dev.kobj, &p2pmem_group);
+	if (err) {
+		kfree(p2pdma);
+		return err;
+	}
+
+	rcu_assign_pointer(pdev->p2pdma, p2pdma);
+	return devm_add_action_or_reset(&pdev->dev, p2pdma_release, pdev);
+}
+
+/*
+ * First devm action of a range, run before its pages are unmapped: stop
+ * allocations from it, then remove p2pmem/allocate, which makes kernfs
+ * zap every user mapping of the file so those pages come back through
+ * ->page_free() and devm_memunmap_pages() does not wait on them forever.
+ * The file stays gone; the device is going away.
+ */
+static void p2pdma_range_quiesce(void *data)
+{
+	struct p2pdma_range *range = data;
+	struct pci_dev *pdev = range->provider;
+	unsigned long flags;
+
+	spin_lock_irqsave(&range->p2pdma->lock, flags);
+	range->live = false;
+	spin_unlock_irqrestore(&range->p2pdma->lock, flags);
+
+	sysfs_remove_file_from_group(&pdev->dev.kobj, &p2pmem_alloc_attr.attr,
+				     p2pmem_group.name);
+}
+
+/* Last devm action of a range, run after its pages are unmapped. */
+static void p2pdma_range_retire(void *data)
+{
+	struct p2pdma_range *range = data;
+	struct pci_p2pdma *p2pdma = range->p2pdma;
+	unsigned long flags;
+
+	if (!list_empty(&range->node)) {
+		if (range->buddy->nfree != range->buddy->npages)
+			pci_warn(range->provider,
+				 "p2pmem: %lu page(s) still allocated at removal\n",
+				 range->buddy->npages - range->buddy->nfree);
+		spin_lock_irqsave(&p2pdma->lock, flags);
+		list_del_rcu(&range->node);
+		spin_unlock_irqrestore(&p2pdma->lock, flags);
+		/* pci_p2pmem_virt_to_bus() walks the list under RCU only. */
+		synchronize_rcu();
+	}
+	p2pdma_buddy_destroy(range->buddy);
+	kfree(range);
+}
+
+static struct p2pdma_range *p2pdma_range_create(struct pci_dev *pdev, int bar,
+						size_t size, u64 offset)
+{
+	struct p2pdma_range *range;
+	struct dev_pagemap *pgmap;
+	int nid = dev_to_node(&pdev->dev);
+	u64 bus_start;
+
+	range = kzalloc_node(sizeof(*range), GFP_KERNEL, nid);
+	if (!range)
+		return NULL;
+
+	pgmap = &range->pgmap;
+	pgmap->range.start = pci_resource_start(pdev, bar) + offset;
+	pgmap->range.end = pgmap->range.start + size - 1;
+	pgmap->nr_range = 1;
+	pgmap->type = MEMORY_DEVICE_PCI_P2PDMA;
+	pgmap->ops = &p2pdma_pgmap_ops;
+
+	range->provider = pdev;
+	range->p2pdma = rcu_dereference_protected(pdev->p2pdma, 1);
+	INIT_LIST_HEAD(&range->node);
+	range->bus_offset = pci_bus_address(pdev, bar) -
+			    pci_resource_start(pdev, bar);
+	bus_start = pgmap->range.start + range->bus_offset;
+
+	range->buddy = p2pdma_buddy_create(bus_start >> PAGE_SHIFT,
+					   size >> PAGE_SHIFT, nid);
+	if (!range->buddy) {
+		kfree(range);
+		return NULL;
+	}
+	return range;
+}
+
+/**
+ * pci_p2pdma_add_resource() - offer part of a BAR as peer-to-peer memory
+ * @pdev: the provider
+ * @bar: BAR holding the memory; must be a memory BAR
+ * @size: bytes to offer, or 0 for everything from @offset to the BAR's end
+ * @offset: where the memory starts within the BAR
+ *
+ * Creates struct pages for the range, so that it can take part in any
+ * DMA, and adds it to the provider's allocator.  The first call also
+ * creates the p2pmem/ sysfs directory.  The device may call this more than
+ * once; everything is undone by devm when the driver unbinds.  The start
+ * and size of the range must be page aligned.
+ *
+ * Return: 0 on success, -EINVAL for a bad BAR, offset or size, or another
+ * negative errno if the memory could not be set up.
+ */
+int pci_p2pdma_add_resource(struct pci_dev *pdev, int bar, size_t size,
+			    u64 offset)
+{
+	resource_size_t len = pci_resource_len(pdev, bar);
+	struct p2pdma_range *range;
+	unsigned long flags;
+	void *addr;
+	int err;
+
+	if (!(pci_resource_flags(pdev, bar) & IORESOURCE_MEM))
+		return -EINVAL;
+	if (offset >= len)
+		return -EINVAL;
+	if (!size)
+		size = len - offset;
+	if (size > len - offset)
+		return -EINVAL;
+	if (!PAGE_ALIGNED(pci_resource_start(pdev, bar) + offset) ||
+	    !PAGE_ALIGNED(size))
+		return -EINVAL;
+
+	if (!rcu_access_pointer(pdev->p2pdma)) {
+		err = p2pdma_setup(pdev);
+		if (err)
+			return err;
+	}
+
+	range = p2pdma_range_create(pdev, bar, size, offset);
+	if (!range)
+		return -ENOMEM;
+
+	/* devm runs actions in reverse: retire last, quiesce first. */
+	err = devm_add_action_or_reset(&pdev->dev, p2pdma_range_retire, range);
+	if (err)
+		return err;
+
+	addr = devm_memremap_pages(&pdev->dev, &range->pgmap);
+	if (IS_ERR(addr)) {
+		err = PTR_ERR(addr);
+		goto retire;
+	}
+
+	err = devm_add_action(&pdev->dev, p2pdma_range_quiesce, range);
+	if (err)
+		goto unmap;
+
+	range->kaddr = addr;
+	spin_lock_irqsave(&range->p2pdma->lock, flags);
+	range->live = true;
+	list_add_tail_rcu(&range->node, &range->p2pdma->ranges);
+	spin_unlock_irqrestore(&range->p2pdma->lock, flags);
+
+	pci_info(pdev, "added peer-to-peer DMA memory %#llx-%#llx\n",
+		 range->pgmap.range.start, range->pgmap.range.end);
+	return 0;
+
+unmap:
+	devm_memunmap_pages(&pdev->dev, &range->pgmap);
+retire:
+	devm_release_action(&pdev->dev, p2pdma_range_retire, range);
+	return err;
+}
+EXPORT_SYMBOL_GPL(pci_p2pdma_add_resource);
+
+/*
+ * Topology glue: describe real devices for p2pdma_decide(), explain its
+ * refusals, cache its verdicts.
+ */
+
+/* The CPU rule: AMD Zen and later route P2P through the root complex. */
+static bool p2pdma_cpu_routes_p2p(void)
+{
+#ifdef CONFIG_X86
+	const struct cpuinfo_x86 *c = &cpu_data(0);
+
+	return c->x86_vendor == X86_VENDOR_AMD && c->x86 >= 0x17;
+#else
+	return false;
+#endif
+}
+
+/*
+ * The device that stands for a host bridge in the allow list: the first
+ * device on its root bus, if that is 00.0 (a classic host bridge function)
+ * or a root port (platforms without such a function list root ports).
+ * Walks the bus list without pci_bus_sem so it can run in atomic context;
+ * the caller holds a reference on a device below the bridge, which keeps
+ * the bridge's first device in place.
+ */
+static struct pci_dev *p2pdma_host_dev(struct pci_host_bridge *host)
+{
+	struct pci_dev *first;
+
+	first = list_first_entry_or_null(&host->bus->devices, struct pci_dev,
+					 bus_list);
+	if (first && (first->devfn == PCI_DEVFN(0, 0) ||
+		      pci_pcie_type(first) == PCI_EXP_TYPE_ROOT_PORT))
+		return first;
+	return NULL;
+}
+
+static void p2pdma_describe(struct pci_dev *pdev, struct p2pdma_path *path)
+{
+	struct pci_host_bridge *host = pci_find_host_bridge(pdev->bus);
+	struct pci_dev *hostdev = p2pdma_host_dev(host);
+	struct pci_dev *dev;
+
+	path->len = 0;
+	path->truncated = false;
+	/* Bridges need no references: pdev holds its parents. */
+	for (dev = pdev; dev; dev = pci_upstream_bridge(dev)) {
+		struct p2pdma_hop *hop;
+
+		if (path->len == P2PDMA_MAX_HOPS) {
+			path->truncated = true;
+			break;
+		}
+		hop = &path->hop[path->len++];
+		hop->id = dev;
+		hop->has_acs = dev->acs_cap;
+		hop->acs_ctrl = 0;
+		if (hop->has_acs)
+			pci_read_config_word(dev, dev->acs_cap + PCI_ACS_CTRL,
+					     &hop->acs_ctrl);
+	}
+
+	path->host.id = host;
+	path->host.dev = hostdev;
+	path->host.known = hostdev;
+	path->host.vendor = hostdev ? hostdev->vendor : 0;
+	path->host.device = hostdev ? hostdev->device : 0;
+}
+
+/* "RR", "RR+CR", ... for the redirect bits set in @ctrl. */
+static const char *p2pdma_acs_names(u16 ctrl, char *buf, size_t len)
+{
+	static const struct {
+		u16 bit;
+		const char *name;
+	} bits[] = {
+		{ PCI_ACS_RR, "RR" }, { PCI_ACS_CR, "CR" }, { PCI_ACS_EC, "EC" },
+	};
+	struct seq_buf sb;
+	unsigned int i;
+
+	seq_buf_init(&sb, buf, len);
+	for (i = 0; i < ARRAY_SIZE(bits); i++)
+		if (ctrl & bits[i].bit)
+			seq_buf_printf(&sb, "%s%s", seq_buf_used(&sb) ? "+" : "",
+				       bits[i].name);
+	return seq_buf_str(&sb);
+}
+
+static void p2pdma_explain_acs(struct pci_dev *client, const char *provider,
+			       const struct p2pdma_path paths[2],
+			       const struct p2pdma_verdict *v)
+{
+	struct seq_buf list;
+	char buf[128], names[12];
+	unsigned int side;
+
+	seq_buf_init(&list, buf, sizeof(buf));
+	for (side = 0; side < 2; side++) {
+		unsigned long mask = v->acs_hops[side];
+		unsigned int i;
+
+		for_each_set_bit(i, &mask, P2PDMA_MAX_HOPS) {
+			const struct pci_dev *dev = paths[side].hop[i].id;
+			u16 ctrl = paths[side].hop[i].acs_ctrl;
+
+			pci_warn(client,
+				 "peer-to-peer DMA with %s is redirected to the host bridge by ACS %s on %s\n",
+				 provider,
+				 p2pdma_acs_names(ctrl, names, sizeof(names)),
+				 pci_name(dev));
+			seq_buf_printf(&list, "%s%s", seq_buf_used(&list) ?
+				       ";" : "", pci_name(dev));
+		}
+	}
+	pci_warn(client,
+		 "peer-to-peer DMA with %s could stay below the common upstream bridge with pci=disable_acs_redir=%s\n",
+		 provider, seq_buf_str(&list));
+}
+
+static void p2pdma_explain_host(struct pci_dev *client, const char *provider,
+				const struct p2pdma_path paths[2],
+				const struct p2pdma_verdict *v)
+{
+	bool same = paths[0].host.id == paths[1].host.id;
+	unsigned int side;
+
+	for (side = 0; side < 2; side++) {
+		const struct p2pdma_host *host = &paths[side].host;
+		const struct pci_dev *hostdev = host->dev;
+
+		if (!(v->bad_host & BIT(side)))
+			continue;
+
+		switch (p2pdma_check_host(host, same)) {
+		case P2PDMA_REASON_HOST_UNKNOWN:
+			pci_warn(client,
+				 "peer-to-peer DMA with %s refused: the host bridge above the %s has no device to look up in the P2PDMA allow list\n",
+				 provider, side ? "client" : "provider");
+			break;
+		case P2PDMA_REASON_HOST_UNLISTED:
+			pci_warn(client,
+				 "peer-to-peer DMA with %s refused: host bridge %s (%04x:%04x) is not on the P2PDMA allow list\n",
+				 provider, pci_name(hostdev), host->vendor,
+				 host->device);
+			break;
+		case P2PDMA_REASON_HOST_SPLIT:
+			pci_warn(client,
+				 "peer-to-peer DMA with %s refused: client and provider are below different host bridges, and %s (%04x:%04x) only supports it below one\n",
+				 provider, pci_name(hostdev), host->vendor,
+				 host->device);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/*
+ * Say why a client cannot reach a provider; silent for allowed routes.
+ * Kept out of line so its buffers do not add to p2pdma_judge()'s frame,
+ * which the DMA mapping path may need.
+ */
+static noinline_for_stack void
+p2pdma_explain(struct pci_dev *provider, struct pci_dev *client,
+	       const struct p2pdma_path paths[2], const struct p2pdma_verdict *v)
+{
+	const char *name = pci_name(provider);
+
+	if (v->map != PCI_P2PDMA_MAP_NOT_SUPPORTED)
+		return;
+
+	if (v->reason == P2PDMA_REASON_TOO_DEEP) {
+		pci_warn(client,
+			 "peer-to-peer DMA with %s refused: PCI hierarchy deeper than %d levels\n",
+			 name, P2PDMA_MAX_HOPS);
+		return;
+	}
+
+	if (v->acs_hops[0] || v->acs_hops[1])
+		p2pdma_explain_acs(client, name, paths, v);
+	else if (!v->common)
+		pci_warn(client,
+			 "peer-to-peer DMA with %s has to cross the host bridge: no upstream bridge is shared\n",
+			 name);
+	p2pdma_explain_host(client, name, paths, v);
+}
+
+static void p2pdma_cache_verdict(struct pci_dev *provider,
+				 struct pci_dev *client,
+				 const struct p2pdma_verdict *v)
+{
+	unsigned long key = p2pdma_verdict_key(pci_domain_nr(client->bus),
+					       pci_dev_id(client));
+	struct pci_p2pdma *p2pdma;
+	unsigned long flags;
+
+	rcu_read_lock();
+	p2pdma = rcu_dereference(provider->p2pdma);
+	if (p2pdma) {
+		/* A failed store only means computing it again next time. */
+		xa_lock_irqsave(&p2pdma->verdicts, flags);
+		__xa_store(&p2pdma->verdicts, key,
+			   p2pdma_verdict_encode(v->map, v->distance),
+			   GFP_ATOMIC);
+		xa_unlock_irqrestore(&p2pdma->verdicts, flags);
+	}
+	rcu_read_unlock();
+}
+
+/*
+ * Compute, cache and (if @verbose) explain the verdict for a pair.  The
+ * paths live on the stack (about 1 KiB); this can run in atomic context.
+ */
+static void p2pdma_judge(struct pci_dev *provider, struct pci_dev *client,
+			 bool verbose, struct p2pdma_verdict *v)
+{
+	struct p2pdma_path paths[2];
+
+	p2pdma_describe(provider, &paths[0]);
+	p2pdma_describe(client, &paths[1]);
+	p2pdma_decide(&paths[0], &paths[1], p2pdma_cpu_routes_p2p(), v);
+	if (verbose)
+		p2pdma_explain(provider, client, paths, v);
+	p2pdma_cache_verdict(provider, client, v);
+}
+
+/* The nearest PCI device at or above @dev, with a reference, or NULL. */
+static struct pci_dev *p2pdma_pci_parent(struct device *dev)
+{
+	struct device *parent;
+
+	for (dev = get_device(dev); dev; dev = parent) {
+		if (dev_is_pci(dev))
+			return to_pci_dev(dev);
+		parent = get_device(dev->parent);
+		put_device(dev);
+	}
+	return NULL;
+}
+
+/**
+ * pci_p2pdma_distance_many() - how well a provider suits a set of clients
+ * @provider: device with P2P memory
+ * @clients: devices that would DMA to or from it; each may be a PCI device
+ *	or any device below one (its nearest PCI ancestor is used)
+ * @num_clients: number of entries in @clients
+ * @verbose: log, on each unsuitable client, why it cannot reach @provider
+ *
+ * The distance of a pair counts the hops from each device up to the
+ * nearest device they share (0 for a device and itself, 2 for two
+ * functions of one device, 4 for two devices on one switch); traffic that
+ * has to cross the host bridge counts every hop up to it.
+ *
+ * Return: the sum of the distances to all clients (lower is better), or
+ * -1 if @num_clients is 0 or any client cannot do P2P DMA with @provider.
+ */
+int pci_p2pdma_distance_many(struct pci_dev *provider, struct device **clients,
+			     int num_clients, bool verbose)
+{
+	struct p2pdma_verdict v;
+	bool refused = false;
+	int i, total = 0;
+
+	if (num_clients <= 0)
+		return -1;
+
+	for (i = 0; i < num_clients; i++) {
+		struct pci_dev *client = p2pdma_pci_parent(clients[i]);
+
+		if (!client) {
+			if (verbose)
+				dev_warn(clients[i],
+					 "peer-to-peer DMA with %s refused: not a PCI device, nor below one\n",
+					 pci_name(provider));
+			refused = true;
+		} else {
+			p2pdma_judge(provider, client, verbose, &v);
+			pci_dev_put(client);
+			if (v.map == PCI_P2PDMA_MAP_NOT_SUPPORTED)
+				refused = true;
+			else
+				total += v.distance;
+		}
+		/* Verbose callers get every reason, not just the first. */
+		if (refused && !verbose)
+			break;
+	}
+	return refused ? -1 : total;
+}
+EXPORT_SYMBOL_GPL(pci_p2pdma_distance_many);
+
+/**
+ * pci_has_p2pmem() - whether a device offers P2P memory to other drivers
+ * @pdev: device to check
+ *
+ * Return: true if @pdev has P2P memory and has published it.
+ */
+bool pci_has_p2pmem(struct pci_dev *pdev)
+{
+	struct pci_p2pdma *p2pdma;
+	bool ret;
+
+	rcu_read_lock();
+	p2pdma = rcu_dereference(pdev->p2pdma);
+	ret = p2pdma && READ_ONCE(p2pdma->published);
+	rcu_read_unlock();
+	return ret;
+}
+EXPORT_SYMBOL_GPL(pci_has_p2pmem);
+
+/**
+ * pci_p2pmem_find_many() - pick the closest published provider for clients
+ * @clients: devices that will use the memory
+ * @num_clients: number of entries in @clients
+ *
+ * Considers every device with published P2P memory that all clients can
+ * reach (see pci_p2pdma_distance_many()) and returns the one with the
+ * smallest distance; among equally close ones each is equally likely, so
+ * that load spreads over them.
+ *
+ * Return: the provider with a reference held (drop it with pci_dev_put()),
+ * or NULL if none suits.
+ */
+struct pci_dev *pci_p2pmem_find_many(struct device **clients, int num_clients)
+{
+	struct pci_dev *pdev = NULL, *best = NULL;
+	int best_dist = INT_MAX;
+	u32 ties = 0;
+
+	for_each_pci_dev(pdev) {
+		int dist;
+
+		if (!pci_has_p2pmem(pdev))
+			continue;
+		dist = pci_p2pdma_distance_many(pdev, clients, num_clients,
+						false);
+		if (dist < 0 || dist > best_dist)
+			continue;
+		if (dist < best_dist) {
+			best_dist = dist;
+			ties = 0;
+		}
+		/* Reservoir sampling: keep the k-th tie with probability 1/k. */
+		if (get_random_u32_below(++ties) == 0) {
+			pci_dev_put(best);
+			best = pci_dev_get(pdev);
+		}
+	}
+	return best;
+}
+EXPORT_SYMBOL_GPL(pci_p2pmem_find_many);
+
+/**
+ * pci_alloc_p2pmem() - allocate P2P memory from a provider
+ * @pdev: the provider
+ * @size: bytes to allocate (rounded up to whole pages)
+ *
+ * The memory is physically contiguous; if @size is a power of two pages,
+ * its bus address is aligned to @size.  Safe in atomic context.
+ *
+ * Return: kernel address of the memory, or NULL if @pdev has no P2P
+ * memory, none of that size is free, or it is being removed.
+ */
+void *pci_alloc_p2pmem(struct pci_dev *pdev, size_t size)
+{
+	struct pci_p2pdma *p2pdma;
+	void *addr = NULL;
+
+	if (!size)
+		return NULL;
+
+	/* RCU keeps p2pdma valid; the range ref then pins the memory. */
+	rcu_read_lock();
+	p2pdma = rcu_dereference(pdev->p2pdma);
+	if (p2pdma)
+		addr = p2pdma_alloc_pages(p2pdma, p2pdma_bytes_to_pages(size));
+	rcu_read_unlock();
+	return addr;
+}
+EXPORT_SYMBOL_GPL(pci_alloc_p2pmem);
+
+/**
+ * pci_free_p2pmem() - free memory from pci_alloc_p2pmem()
+ * @pdev: the provider it came from
+ * @addr: address returned by pci_alloc_p2pmem(); NULL is ignored
+ * @size: the size passed to pci_alloc_p2pmem()
+ *
+ * A request that does not match allocated memory is logged and ignored.
+ */
+void pci_free_p2pmem(struct pci_dev *pdev, void *addr, size_t size)
+{
+	struct p2pdma_range *range = ERR_PTR(-ENODEV);
+	struct pci_p2pdma *p2pdma;
+
+	if (!addr)
+		return;
+
+	rcu_read_lock();
+	p2pdma = rcu_dereference(pdev->p2pdma);
+	if (p2pdma)
+		range = p2pdma_free_pages(p2pdma, addr,
+					  p2pdma_bytes_to_pages(size));
+	rcu_read_unlock();
+
+	if (IS_ERR(range)) {
+		pci_warn(pdev, "p2pmem: not freeing %zu bytes at %p: %s\n",
+			 size, addr, p2pdma_free_error(PTR_ERR(range)));
+		return;
+	}
+	percpu_ref_put(&range->pgmap.ref);
+}
+EXPORT_SYMBOL_GPL(pci_free_p2pmem);
+
+/**
+ * pci_p2pmem_virt_to_bus() - PCI bus address of P2P memory
+ * @pdev: the provider the memory belongs to
+ * @addr: kernel address inside memory from pci_alloc_p2pmem()
+ *
+ * Return: the bus address to program into a peer device, or 0 if @addr is
+ * NULL or not P2P memory of @pdev.
+ */
+pci_bus_addr_t pci_p2pmem_virt_to_bus(struct pci_dev *pdev, void *addr)
+{
+	struct p2pdma_range *range;
+	struct pci_p2pdma *p2pdma;
+	pci_bus_addr_t bus = 0;
+
+	if (!addr)
+		return 0;
+
+	rcu_read_lock();
+	p2pdma = rcu_dereference(pdev->p2pdma);
+	if (p2pdma) {
+		list_for_each_entry_rcu(range, &p2pdma->ranges, node) {
+			if (p2pdma_range_holds(range, addr)) {
+				bus = range->pgmap.range.start +
+				      (addr - range->kaddr) + range->bus_offset;
+				break;
+			}
+		}
+	}
+	rcu_read_unlock();
+	return bus;
+}
+EXPORT_SYMBOL_GPL(pci_p2pmem_virt_to_bus);
+
+/**
+ * pci_p2pmem_alloc_sgl() - allocate P2P memory described by a scatterlist
+ * @pdev: the provider
+ * @nents: returns the number of entries in the list
+ * @length: bytes to allocate
+ *
+ * Return: a scatterlist (one entry) over freshly allocated P2P memory, to
+ * be freed with pci_p2pmem_free_sgl(), or NULL on failure.
+ */
+struct scatterlist *pci_p2pmem_alloc_sgl(struct pci_dev *pdev,
+					 unsigned int *nents, u32 length)
+{
+	struct scatterlist *sg;
+	void *addr;
+
+	sg = kmalloc(sizeof(*sg), GFP_KERNEL);
+	if (!sg)
+		return NULL;
+
+	addr = pci_alloc_p2pmem(pdev, length);
+	if (!addr) {
+		kfree(sg);
+		return NULL;
+	}
+
+	sg_init_table(sg, 1);
+	sg_set_buf(sg, addr, length);
+	*nents = 1;
+	return sg;
+}
+EXPORT_SYMBOL_GPL(pci_p2pmem_alloc_sgl);
+
+/**
+ * pci_p2pmem_free_sgl() - free a list from pci_p2pmem_alloc_sgl()
+ * @pdev: the provider the memory came from
+ * @sgl: the list; the memory of every entry is freed, then the list
+ */
+void pci_p2pmem_free_sgl(struct pci_dev *pdev, struct scatterlist *sgl)
+{
+	struct scatterlist *sg;
+
+	for (sg = sgl; sg; sg = sg_next(sg))
+		pci_free_p2pmem(pdev, sg_virt(sg), sg->length);
+	kfree(sgl);
+}
+EXPORT_SYMBOL_GPL(pci_p2pmem_free_sgl);
+
+/**
+ * pci_p2pmem_publish() - let other drivers find a provider's memory
+ * @pdev: the provider
+ * @publish: true to offer the memory through pci_p2pmem_find(), false to
+ *	keep it for the provider's own driver
+ *
+ * Does nothing if @pdev has no P2P memory.
+ */
+void pci_p2pmem_publish(struct pci_dev *pdev, bool publish)
+{
+	struct pci_p2pdma *p2pdma;
+
+	rcu_read_lock();
+	p2pdma = rcu_dereference(pdev->p2pdma);
+	if (p2pdma)
+		WRITE_ONCE(p2pdma->published, publish);
+	rcu_read_unlock();
+}
+EXPORT_SYMBOL_GPL(pci_p2pmem_publish);
+
+/*
+ * DMA mapping
+ */
+
+static enum pci_p2pdma_map_type p2pdma_map_type(struct dev_pagemap *pgmap,
+						struct device *dev)
+{
+	struct pci_dev *provider = to_p2pdma_range(pgmap)->provider;
+	enum pci_p2pdma_map_type map = PCI_P2PDMA_MAP_NOT_SUPPORTED;
+	struct pci_p2pdma *p2pdma;
+	struct p2pdma_verdict v;
+	struct pci_dev *client;
+	int distance;
+
+	if (!dev_is_pci(dev))
+		return PCI_P2PDMA_MAP_NOT_SUPPORTED;
+	client = to_pci_dev(dev);
+
+	rcu_read_lock();
+	p2pdma = rcu_dereference(provider->p2pdma);
+	if (p2pdma) {
+		unsigned long key = p2pdma_verdict_key(pci_domain_nr(client->bus),
+						       pci_dev_id(client));
+
+		map = p2pdma_verdict_decode(xa_load(&p2pdma->verdicts, key),
+					    &distance);
+	}
+	rcu_read_unlock();
+
+	if (map != PCI_P2PDMA_MAP_UNKNOWN)
+		return map;
+
+	p2pdma_judge(provider, client, true, &v);
+	return v.map;
+}
+
+/**
+ * pci_p2pdma_map_segment() - map a P2P scatterlist segment if it can be
+ * @state: per-list state, zeroed before the first segment
+ * @dev: the device that will do the DMA
+ * @sg: a segment whose page is a P2P page
+ *
+ * For dma_map_sg() implementations.  Works out, once per provider range,
+ * how @dev reaches the memory.  For %PCI_P2PDMA_MAP_BUS_ADDR the segment
+ * is mapped here, to its bus address, and marked as such; for
+ * %PCI_P2PDMA_MAP_THRU_HOST_BRIDGE the caller maps it like system memory;
+ * %PCI_P2PDMA_MAP_NOT_SUPPORTED means it cannot be mapped for @dev.
+ *
+ * Return: the map type for the segment.
+ */
+enum pci_p2pdma_map_type
+pci_p2pdma_map_segment(struct pci_p2pdma_map_state *state, struct device *dev,
+		       struct scatterlist *sg)
+{
+	struct dev_pagemap *pgmap = sg_page(sg)->pgmap;
+
+	if (state->pgmap != pgmap) {
+		state->pgmap = pgmap;
+		state->map = p2pdma_map_type(pgmap, dev);
+		state->bus_off = to_p2pdma_range(pgmap)->bus_offset;
+	}
+
+	if (state->map == PCI_P2PDMA_MAP_BUS_ADDR) {
+		sg->dma_address = sg_phys(sg) + state->bus_off;
+		sg_dma_len(sg) = sg->length;
+		sg_dma_mark_bus_address(sg);
+	}
+	return state->map;
+}
+
+/*
+ * configfs/sysfs helpers
+ */
+
+/**
+ * pci_p2pdma_enable_store() - parse a "use P2P memory" attribute
+ * @page: the written value: a PCI device name (e.g. "0000:01:00.0") or a
+ *	boolean as kstrtobool() takes it; a trailing newline is fine
+ * @p2p_dev: returns the named device, with a reference held, when a
+ *	device was given; left alone for a boolean
+ * @use_p2pdma: returns whether P2P memory is to be used
+ *
+ * A device must have published P2P memory.  "0" and "1" only count as
+ * booleans on their own, so a mistyped device name such as "0000:01:00.7"
+ * is not taken for "0".  Show the attribute with pci_p2pdma_enable_show().
+ *
+ * Return: 0 on success, -ENODEV if the value names no usable device and is
+ * no boolean either.
+ */
+int pci_p2pdma_enable_store(const char *page, struct pci_dev **p2p_dev,
+			    bool *use_p2pdma)
+{
+	int len = strcspn(page, "\n");
+	struct device *dev;
+	bool val;
+
+	dev = bus_find_device_by_name(&pci_bus_type, NULL, page);
+	if (dev) {
+		struct pci_dev *pdev = to_pci_dev(dev);
+
+		if (!pci_has_p2pmem(pdev)) {
+			pci_err(pdev,
+				"cannot be the p2pmem provider: it has no peer-to-peer memory\n");
+			pci_dev_put(pdev);
+			return -ENODEV;
+		}
+		*p2p_dev = pdev;
+		*use_p2pdma = true;
+		return 0;
+	}
+
+	if ((page[0] != '0' && page[0] != '1') || iscntrl(page[1])) {
+		if (!kstrtobool(page, &val)) {
+			*use_p2pdma = val;
+			return 0;
+		}
+	}
+
+	pr_err("p2pmem: \"%.*s\" is neither a PCI device nor a boolean\n",
+	       len, page);
+	return -ENODEV;
+}
+EXPORT_SYMBOL_GPL(pci_p2pdma_enable_store);
+
+/**
+ * pci_p2pdma_enable_show() - format a "use P2P memory" attribute
+ * @page: buffer of at least PAGE_SIZE bytes
+ * @p2p_dev: the chosen provider, or NULL
+ * @use_p2pdma: whether P2P memory is used
+ *
+ * Return: the length written: "0" when off, "1" when on with any provider,
+ * else the provider's name, each followed by a newline.
+ */
+ssize_t pci_p2pdma_enable_show(char *page, struct pci_dev *p2p_dev,
+			       bool use_p2pdma)
+{
+	const char *val = "0";
+
+	if (use_p2pdma)
+		val = p2p_dev ? pci_name(p2p_dev) : "1";
+	return scnprintf(page, PAGE_SIZE, "%s\n", val);
+}
+EXPORT_SYMBOL_GPL(pci_p2pdma_enable_show);

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Private interface of the PCI peer-to-peer DMA core.
+ *
+ * Two parts of p2pdma.c are plain data structures that know nothing of
+ * struct pci_dev or struct page, so that the KUnit suite in p2pdma_test.c
+ * can drive them with synthetic input:
+ *
+ *  - the routing policy: the glue code describes the two upstream paths
+ *    (provider and client) in a struct p2pdma_path each, and
+ *    p2pdma_decide() turns the pair into a struct p2pdma_verdict;
+ *  - the page allocator: a binary buddy allocator per memory range whose
+ *    free sets are hierarchical bitmaps (struct p2pdma_buddy).
+ *
+ * Everything here is static to p2pdma.c unless CONFIG_KUNIT is enabled.
+ */
+#ifndef _DRIVERS_PCI_P2PDMA_H
+#define _DRIVERS_PCI_P2PDMA_H
+
+#include <linux/dma-map-ops.h>
+#include <linux/pci_regs.h>
+#include <linux/types.h>
+
+/* Deepest PCI hierarchy the policy looks at; deeper paths are refused. */
+#define P2PDMA_MAX_HOPS		32
+
+/* ACS control bits that push peer-to-peer TLPs towards the root complex. */
+#define P2PDMA_ACS_REDIR_BITS	(PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_EC)
+
+/**
+ * struct p2pdma_hop - one PCI device on the way from an endpoint upwards
+ * @id: identity of the device; hops of two paths that share an @id are
+ *	the same device (the glue stores the struct pci_dev pointer)
+ * @acs_ctrl: the device's ACS Control register
+ * @has_acs: the device has an ACS capability (@acs_ctrl is meaningful)
+ */
+struct p2pdma_hop {
+	const void *id;
+	u16 acs_ctrl;
+	bool has_acs;
+};
+
+/**
+ * struct p2pdma_host - the host bridge above a path
+ * @id: identity of the host bridge; two paths below one host bridge
+ *	carry the same @id
+ * @dev: the device that identifies the host bridge (only for messages)
+ * @vendor: vendor ID of @dev
+ * @device: device ID of @dev
+ * @known: an identifying device was found; @vendor and @device are valid
+ */
+struct p2pdma_host {
+	const void *id;
+	const void *dev;
+	u16 vendor;
+	u16 device;
+	bool known;
+};
+
+/**
+ * struct p2pdma_path - a device and its upstream bridges
+ * @len: number of valid entries in @hop
+ * @truncated: the hierarchy has more than %P2PDMA_MAX_HOPS levels
+ * @hop: @hop[0] is the device itself, @hop[@len - 1] the topmost device
+ *	below the host bridge
+ * @host: the host bridge above @hop[@len - 1]
+ */
+struct p2pdma_path {
+	unsigned int len;
+	bool truncated;
+	struct p2pdma_hop hop[P2PDMA_MAX_HOPS];
+	struct p2pdma_host host;
+};
+
+/**
+ * enum p2pdma_reason - why a verdict came out the way it did
+ * @P2PDMA_REASON_DIRECT: both devices sit below a common upstream device
+ *	and nothing on the way redirects, so TLPs are routed by the switch
+ * @P2PDMA_REASON_CPU: the traffic crosses the host bridge and the CPU
+ *	family is known to route peer-to-peer traffic there
+ * @P2PDMA_REASON_HOST_LISTED: the traffic crosses the host bridge(s) and
+ *	they are on the allow list
+ * @P2PDMA_REASON_HOST_UNLISTED: refused, a host bridge is not on the
+ *	allow list
+ * @P2PDMA_REASON_HOST_UNKNOWN: refused, a host bridge has no device by
+ *	which it could be looked up in the allow list
+ * @P2PDMA_REASON_HOST_SPLIT: refused, the devices are below different
+ *	host bridges and an allow list entry only covers traffic within one
+ * @P2PDMA_REASON_TOO_DEEP: refused, a path is longer than
+ *	%P2PDMA_MAX_HOPS
+ */
+enum p2pdma_reason {
+	P2PDMA_REASON_DIRECT,
+	P2PDMA_REASON_CPU,
+	P2PDMA_REASON_HOST_LISTED,
+	P2PDMA_REASON_HOST_UNLISTED,
+	P2PDMA_REASON_HOST_UNKNOWN,
+	P2PDMA_REASON_HOST_SPLIT,
+	P2PDMA_REASON_TOO_DEEP,
+};
+
+/* Bits of p2pdma_verdict.bad_host. */
+#define P2PDMA_SIDE_PROVIDER	BIT(0)
+#define P2PDMA_SIDE_CLIENT	BIT(1)
+
+/**
+ * struct p2pdma_verdict - outcome of p2pdma_decide()
+ * @map: how DMA between the two devices must be mapped
+ * @distance: hops up from the provider to the common upstream device plus
+ *	hops up from the client to it; without a common device, the sum of
+ *	both path lengths
+ * @reason: why @map was chosen
+ * @common: a common upstream device exists
+ * @up_provider: hop index of the common device on the provider path
+ * @up_client: hop index of the common device on the client path
+ * @acs_hops: per path (0: provider, 1: client) a mask of the hop indexes
+ *	whose ACS redirect forces the traffic up to the host bridge
+ * @bad_host: %P2PDMA_SIDE_* mask of the host bridges behind a refusal
+ */
+struct p2pdma_verdict {
+	enum pci_p2pdma_map_type map;
+	int distance;
+	enum p2pdma_reason reason;
+	bool common;
+	unsigned int up_provider;
+	unsigned int up_client;
+	u32 acs_hops[2];
+	u8 bad_host;
+};
+
+/* Depth of a hierarchical bitmap: 64^8 = 2^48 leaf bits at most. */
+#define P2PDMA_HBM_LEVELS	8
+
+/**
+ * struct p2pdma_hbm - hierarchical bitmap holding the free blocks of one order
+ * @lvl: @lvl[0] is the leaf bitmap; bit i of @lvl[n + 1] is set when word
+ *	i of @lvl[n] is not zero
+ * @nbits: number of leaf bits
+ * @first: block number (at this order) of leaf bit 0
+ * @top: index of the top level, which is a single word
+ */
+struct p2pdma_hbm {
+	unsigned long *lvl[P2PDMA_HBM_LEVELS];
+	unsigned long nbits;
+	unsigned long first;
+	unsigned int top;
+};
+
+/**
+ * struct p2pdma_buddy - buddy allocator over a range of page numbers
+ * @origin: first page number of the range
+ * @npages: number of pages in the range
+ * @nfree: number of free pages
+ * @max_order: largest block order that fits in the range
+ * @nonempty: bit n is set when some block of order n is free
+ * @store: backing memory of every bitmap
+ * @order: free blocks, one hierarchical bitmap per order
+ *
+ * Page numbers are absolute (the glue uses bus page frame numbers), and a
+ * block of order n starts at a page number that is a multiple of 2^n, so
+ * power-of-two allocations are naturally aligned in the bus address space.
+ * Not locked: the caller serialises every call on one allocator.
+ */
+struct p2pdma_buddy {
+	unsigned long origin;
+	unsigned long npages;
+	unsigned long nfree;
+	unsigned int max_order;
+	unsigned long nonempty;
+	unsigned long *store;
+	struct p2pdma_hbm order[];
+};
+
+#if IS_ENABLED(CONFIG_KUNIT)
+void p2pdma_decide(const struct p2pdma_path *provider,
+		   const struct p2pdma_path *client, bool cpu_routes_p2p,
+		   struct p2pdma_verdict *v);
+bool p2pdma_host_listed(u16 vendor, u16 device, bool *same_bridge_only);
+
+unsigned long p2pdma_verdict_key(int domain, u16 devid);
+void *p2pdma_verdict_encode(enum pci_p2pdma_map_type map, int distance);
+enum pci_p2pdma_map_type p2pdma_verdict_decode(void *entry, int *distance);
+
+struct p2pdma_buddy *p2pdma_buddy_create(unsigned long origin,
+					 unsigned long npages, int nid);
+void p2pdma_buddy_destroy(struct p2pdma_buddy *b);
+bool p2pdma_buddy_alloc(struct p2pdma_buddy *b, unsigned long npages,
+			unsigned long *first);
+unsigned long p2pdma_buddy_alloc_upto(struct p2pdma_buddy *b,
+				      unsigned long max_pages,
+				      unsigned long *first);
+int p2pdma_buddy_free(struct p2pdma_buddy *b, unsigned long first,
+		      unsigned long npages);
+#endif
+
+#endif /* _DRIVERS_PCI_P2PDMA_H */
