@@ -1,0 +1,838 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for the PCI P2PDMA core: the routing policy, the page
+ * allocator, the verdict cache encoding and the configfs parser.
+ *
+ * None of them needs P2P hardware; the policy and the allocator are fed
+ * synthetic descriptions.  They run built in at boot, before NVMe or any
+ * other provider has probed.
+ */
+
+#include <kunit/test.h>
+#include <linux/bitmap.h>
+#include <linux/pci.h>
+#include <linux/pci-p2pdma.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+
+#include "p2pdma.h"
+
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+
+/*
+ * Routing policy
+ */
+
+#define TEST_HOPS	8
+
+/* A device with an ACS capability and these control bits; 0: no ACS. */
+#define ACS(ctrl)	(BIT(16) | (ctrl))
+
+/* Device identities used in the tables; only equality matters. */
+enum {
+	NONE, EP_A, EP_B, FN0, FN1, DP0, DP1, DP2, UP, UP2, RP, RP1, RP2,
+};
+
+/* Host bridges: identity plus the device the allow list knows it by. */
+#define Q35(h)	.host = (h), .vendor = PCI_VENDOR_ID_INTEL, .device = 0x29c0
+#define SKX(h)	.host = (h), .vendor = PCI_VENDOR_ID_INTEL, .device = 0x2030
+#define SNB(h)	.host = (h), .vendor = PCI_VENDOR_ID_INTEL, .device = 0x3c00
+#define ANON(h)	.host = (h)
+
+struct test_path {
+	unsigned long ids[TEST_HOPS];	/* from the device up; NONE ends */
+	u32 acs[TEST_HOPS];
+	unsigned long host;
+	u16 vendor;			/* 0: no identifying device */
+	u16 device;
+};
+
+struct policy_case {
+	const char *name;
+	struct test_path p;
+	struct test_path c;
+	bool cpu;
+	enum pci_p2pdma_map_type map;
+	int distance;
+	enum p2pdma_reason reason;
+	u32 acs_p;
+	u32 acs_c;
+	u8 bad_host;
+};
+
+#define SWITCH_P	.ids = { EP_A, DP0, UP, RP }
+#define SWITCH_C	.ids = { EP_B, DP1, UP, RP }
+
+static const struct policy_case policy_cases[] = {
+	{
+		.name = "same function",
+		.p = { .ids = { EP_A, RP }, Q35(1) },
+		.c = { .ids = { EP_A, RP }, Q35(1) },
+		.map = PCI_P2PDMA_MAP_BUS_ADDR, .distance = 0,
+		.reason = P2PDMA_REASON_DIRECT,
+	},
+	{
+		.name = "two functions of one device",
+		.p = { .ids = { FN0, DP0, UP, RP }, Q35(1) },
+		.c = { .ids = { FN1, DP0, UP, RP }, Q35(1) },
+		.map = PCI_P2PDMA_MAP_BUS_ADDR, .distance = 2,
+		.reason = P2PDMA_REASON_DIRECT,
+	},
+	{
+		.name = "one switch",
+		.p = { SWITCH_P, Q35(1) },
+		.c = { SWITCH_C, Q35(1) },
+		.map = PCI_P2PDMA_MAP_BUS_ADDR, .distance = 4,
+		.reason = P2PDMA_REASON_DIRECT,
+	},
+	{
+		.name = "two-level switches",
+		.p = { .ids = { EP_A, DP2, UP2, DP0, UP, RP }, Q35(1) },
+		.c = { SWITCH_C, Q35(1) },
+		.map = PCI_P2PDMA_MAP_BUS_ADDR, .distance = 6,
+		.reason = P2PDMA_REASON_DIRECT,
+	},
+	{
+		.name = "switch, ACS without redirect bits",
+		.p = { SWITCH_P, .acs = { 0, ACS(PCI_ACS_SV | PCI_ACS_UF) },
+		       Q35(1) },
+		.c = { SWITCH_C, .acs = { 0, ACS(PCI_ACS_TB) }, Q35(1) },
+		.map = PCI_P2PDMA_MAP_BUS_ADDR, .distance = 4,
+		.reason = P2PDMA_REASON_DIRECT,
+	},
+	{
+		.name = "switch, ACS RR on client port, unlisted host",
+		.p = { SWITCH_P, Q35(1) },
+		.c = { SWITCH_C, .acs = { 0, ACS(PCI_ACS_RR) }, Q35(1) },
+		.map = PCI_P2PDMA_MAP_NOT_SUPPORTED, .distance = 4,
+		.reason = P2PDMA_REASON_HOST_UNLISTED,
+		.acs_c = BIT(1), .bad_host = P2PDMA_SIDE_PROVIDER,
+	},
+	{
+		.name = "switch, ACS CR on provider port, listed host",
+		.p = { SWITCH_P, .acs = { 0, ACS(PCI_ACS_CR) }, SKX(1) },
+		.c = { SWITCH_C, SKX(1) },
+		.map = PCI_P2PDMA_MAP_THRU_HOST_BRIDGE, .distance = 4,
+		.reason = P2PDMA_REASON_HOST_LISTED, .acs_p = BIT(1),
+	},
+	{
+		.name = "switch, ACS EC on the common port counts",
+		.p = { SWITCH_P, .acs = { 0, 0, ACS(PCI_ACS_EC) }, Q35(1) },
+		.c = { SWITCH_C, .acs = { 0, 0, ACS(PCI_ACS_EC) }, Q35(1) },
+		.map = PCI_P2PDMA_MAP_NOT_SUPPORTED, .distance = 4,
+		.reason = P2PDMA_REASON_HOST_UNLISTED, .acs_p = BIT(2),
+		.bad_host = P2PDMA_SIDE_PROVIDER,
+	},
+	{
+		.name = "switch, ACS above the common port is ignored",
+		.p = { SWITCH_P, .acs = { 0, 0, 0, ACS(PCI_ACS_RR) }, Q35(1) },
+		.c = { SWITCH_C, .acs = { 0, 0, 0, ACS(PCI_ACS_RR) }, Q35(1) },
+		.map = PCI_P2PDMA_MAP_BUS_ADDR, .distance = 4,
+		.reason = P2PDMA_REASON_DIRECT,
+	},
+	{
+		.name = "switch, ACS RR on the client endpoint",
+		.p = { SWITCH_P, SKX(1) },
+		.c = { SWITCH_C, .acs = { ACS(PCI_ACS_RR) }, SKX(1) },
+		.map = PCI_P2PDMA_MAP_THRU_HOST_BRIDGE, .distance = 4,
+		.reason = P2PDMA_REASON_HOST_LISTED, .acs_c = BIT(0),
+	},
+	{
+		.name = "same function with ACS RR on itself",
+		.p = { .ids = { EP_A, RP }, .acs = { ACS(PCI_ACS_RR) }, Q35(1) },
+		.c = { .ids = { EP_A, RP }, .acs = { ACS(PCI_ACS_RR) }, Q35(1) },
+		.map = PCI_P2PDMA_MAP_NOT_SUPPORTED, .distance = 0,
+		.reason = P2PDMA_REASON_HOST_UNLISTED, .acs_p = BIT(0),
+		.bad_host = P2PDMA_SIDE_PROVIDER,
+	},
+	{
+		.name = "switch, ACS everywhere, AMD Zen",
+		.p = { SWITCH_P, .acs = { 0, ACS(PCI_ACS_RR), ACS(PCI_ACS_CR) },
+		       Q35(1) },
+		.c = { SWITCH_C, .acs = { 0, ACS(PCI_ACS_EC) }, Q35(1) },
+		.cpu = true,
+		.map = PCI_P2PDMA_MAP_THRU_HOST_BRIDGE, .distance = 4,
+		.reason = P2PDMA_REASON_CPU,
+		.acs_p = BIT(1) | BIT(2), .acs_c = BIT(1),
+	},
+	{
+		.name = "root ports, unlisted host bridge",
+		.p = { .ids = { EP_A, RP1 }, Q35(1) },
+		.c = { .ids = { EP_B, RP2 }, Q35(1) },
+		.map = PCI_P2PDMA_MAP_NOT_SUPPORTED, .distance = 4,
+		.reason = P2PDMA_REASON_HOST_UNLISTED,
+		.bad_host = P2PDMA_SIDE_PROVIDER,
+	},
+	{
+		.name = "root ports, ACS ignored without common bridge",
+		.p = { .ids = { EP_A, RP1 }, .acs = { 0, ACS(PCI_ACS_RR) },
+		       SKX(1) },
+		.c = { .ids = { EP_B, RP2 }, .acs = { 0, ACS(PCI_ACS_RR) },
+		       SKX(1) },
+		.map = PCI_P2PDMA_MAP_THRU_HOST_BRIDGE, .distance = 4,
+		.reason = P2PDMA_REASON_HOST_LISTED,
+	},
+	{
+		.name = "root ports, AMD Zen",
+		.p = { .ids = { EP_A, RP1 }, Q35(1) },
+		.c = { .ids = { EP_B, RP2 }, Q35(1) },
+		.cpu = true,
+		.map = PCI_P2PDMA_MAP_THRU_HOST_BRIDGE, .distance = 4,
+		.reason = P2PDMA_REASON_CPU,
+	},
+	{
+		.name = "root ports, same-bridge-only entry, one host bridge",
+		.p = { .ids = { EP_A, RP1 }, SNB(1) },
+		.c = { .ids = { EP_B, DP0, UP, RP2 }, SNB(1) },
+		.map = PCI_P2PDMA_MAP_THRU_HOST_BRIDGE, .distance = 6,
+		.reason = P2PDMA_REASON_HOST_LISTED,
+	},
+	{
+		.name = "host bridge without identifying device",
+		.p = { .ids = { EP_A, RP1 }, ANON(1) },
+		.c = { .ids = { EP_B, RP2 }, ANON(1) },
+		.map = PCI_P2PDMA_MAP_NOT_SUPPORTED, .distance = 4,
+		.reason = P2PDMA_REASON_HOST_UNKNOWN,
+		.bad_host = P2PDMA_SIDE_PROVIDER,
+	},
+	{
+		.name = "two host bridges, both listed",
+		.p = { .ids = { EP_A, RP1 }, SKX(1) },
+		.c = { .ids = { EP_B, RP2 }, SKX(2) },
+		.map = PCI_P2PDMA_MAP_THRU_HOST_BRIDGE, .distance = 4,
+		.reason = P2PDMA_REASON_HOST_LISTED,
+	},
+	{
+		.name = "two host bridges, both same-bridge-only",
+		.p = { .ids = { EP_A, RP1 }, SNB(1) },
+		.c = { .ids = { EP_B, RP2 }, SNB(2) },
+		.map = PCI_P2PDMA_MAP_NOT_SUPPORTED, .distance = 4,
+		.reason = P2PDMA_REASON_HOST_SPLIT,
+		.bad_host = P2PDMA_SIDE_PROVIDER | P2PDMA_SIDE_CLIENT,
+	},
+	{
+		.name = "two host bridges, client's same-bridge-only",
+		.p = { .ids = { EP_A, RP1 }, SKX(1) },
+		.c = { .ids = { EP_B, RP2 }, SNB(2) },
+		.map = PCI_P2PDMA_MAP_NOT_SUPPORTED, .distance = 4,
+		.reason = P2PDMA_REASON_HOST_SPLIT,
+		.bad_host = P2PDMA_SIDE_CLIENT,
+	},
+	{
+		.name = "two host bridges, client's unlisted",
+		.p = { .ids = { EP_A, RP1 }, SKX(1) },
+		.c = { .ids = { EP_B, RP2 }, Q35(2) },
+		.map = PCI_P2PDMA_MAP_NOT_SUPPORTED, .distance = 4,
+		.reason = P2PDMA_REASON_HOST_UNLISTED,
+		.bad_host = P2PDMA_SIDE_CLIENT,
+	},
+	{
+		/* Devices of different domains have different host bridges. */
+		.name = "two PCI domains, unlisted",
+		.p = { .ids = { EP_A, DP0, UP, RP }, Q35(1) },
+		.c = { .ids = { EP_B }, Q35(2) },
+		.map = PCI_P2PDMA_MAP_NOT_SUPPORTED, .distance = 5,
+		.reason = P2PDMA_REASON_HOST_UNLISTED,
+		.bad_host = P2PDMA_SIDE_PROVIDER | P2PDMA_SIDE_CLIENT,
+	},
+	{
+		.name = "two PCI domains, AMD Zen",
+		.p = { .ids = { EP_A, DP0, UP, RP }, Q35(1) },
+		.c = { .ids = { EP_B }, Q35(2) },
+		.cpu = true,
+		.map = PCI_P2PDMA_MAP_THRU_HOST_BRIDGE, .distance = 5,
+		.reason = P2PDMA_REASON_CPU,
+	},
+};
+
+KUNIT_ARRAY_PARAM_DESC(policy, policy_cases, name);
+
+static void build_path(const struct test_path *t, struct p2pdma_path *path)
+{
+	unsigned int i;
+
+	memset(path, 0, sizeof(*path));
+	for (i = 0; i < TEST_HOPS && t->ids[i] != NONE; i++) {
+		path->hop[i].id = (const void *)t->ids[i];
+		path->hop[i].acs_ctrl = t->acs[i] & 0xffff;
+		path->hop[i].has_acs = t->acs[i] != 0;
+	}
+	path->len = i;
+	path->host.id = (const void *)t->host;
+	path->host.vendor = t->vendor;
+	path->host.device = t->device;
+	path->host.known = t->vendor != 0;
+}
+
+static void p2pdma_test_policy(struct kunit *test)
+{
+	const struct policy_case *tc = test->param_value;
+	struct p2pdma_path *p, *c;
+	struct p2pdma_verdict v;
+
+	p = kunit_kzalloc(test, sizeof(*p), GFP_KERNEL);
+	c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	build_path(&tc->p, p);
+	build_path(&tc->c, c);
+
+	p2pdma_decide(p, c, tc->cpu, &v);
+	KUNIT_EXPECT_EQ(test, v.map, tc->map);
+	KUNIT_EXPECT_EQ(test, v.distance, tc->distance);
+	KUNIT_EXPECT_EQ(test, v.reason, tc->reason);
+	KUNIT_EXPECT_EQ(test, v.acs_hops[0], tc->acs_p);
+	KUNIT_EXPECT_EQ(test, v.acs_hops[1], tc->acs_c);
+	KUNIT_EXPECT_EQ(test, v.bad_host, tc->bad_host);
+}
+
+/* Build a chain of @len hops whose top @shared hops are common. */
+static void build_chain(struct p2pdma_path *path, unsigned long base,
+			unsigned int len, unsigned int shared)
+{
+	unsigned int i;
+
+	memset(path, 0, sizeof(*path));
+	for (i = 0; i < len; i++) {
+		unsigned long id = i >= len - shared ? 1000 + len - i : base + i;
+
+		path->hop[i].id = (const void *)id;
+	}
+	path->len = len;
+	path->host.id = (const void *)1;
+	path->host.vendor = PCI_VENDOR_ID_INTEL;
+	path->host.device = 0x29c0;
+	path->host.known = true;
+}
+
+static void p2pdma_test_policy_depth(struct kunit *test)
+{
+	struct p2pdma_path *p, *c;
+	struct p2pdma_verdict v;
+
+	p = kunit_kzalloc(test, sizeof(*p), GFP_KERNEL);
+	c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+
+	/* As deep as the cap allows: still decided normally. */
+	build_chain(p, 100, P2PDMA_MAX_HOPS, 2);
+	build_chain(c, 200, P2PDMA_MAX_HOPS, 2);
+	p2pdma_decide(p, c, false, &v);
+	KUNIT_EXPECT_EQ(test, v.map, PCI_P2PDMA_MAP_BUS_ADDR);
+	KUNIT_EXPECT_EQ(test, v.distance, 2 * (P2PDMA_MAX_HOPS - 2));
+
+	/* Deeper than the cap: refused, whatever the CPU can do. */
+	c->truncated = true;
+	p2pdma_decide(p, c, true, &v);
+	KUNIT_EXPECT_EQ(test, v.map, PCI_P2PDMA_MAP_NOT_SUPPORTED);
+	KUNIT_EXPECT_EQ(test, v.reason, P2PDMA_REASON_TOO_DEEP);
+}
+
+static void p2pdma_test_allow_list(struct kunit *test)
+{
+	bool same_only = false;
+
+	KUNIT_EXPECT_TRUE(test, p2pdma_host_listed(PCI_VENDOR_ID_INTEL, 0x2030,
+						   &same_only));
+	KUNIT_EXPECT_FALSE(test, same_only);
+	KUNIT_EXPECT_TRUE(test, p2pdma_host_listed(PCI_VENDOR_ID_INTEL, 0x09a2,
+						   &same_only));
+	KUNIT_EXPECT_FALSE(test, same_only);
+	KUNIT_EXPECT_TRUE(test, p2pdma_host_listed(PCI_VENDOR_ID_INTEL, 0x2f01,
+						   &same_only));
+	KUNIT_EXPECT_TRUE(test, same_only);
+	KUNIT_EXPECT_FALSE(test, p2pdma_host_listed(PCI_VENDOR_ID_INTEL,
+						    0x29c0, &same_only));
+	KUNIT_EXPECT_FALSE(test, p2pdma_host_listed(PCI_VENDOR_ID_AMD, 0x2030,
+						    &same_only));
+}
+
+static struct kunit_case p2pdma_policy_cases[] = {
+	KUNIT_CASE_PARAM(p2pdma_test_policy, policy_gen_params),
+	KUNIT_CASE(p2pdma_test_policy_depth),
+	KUNIT_CASE(p2pdma_test_allow_list),
+	{}
+};
+
+static struct kunit_suite p2pdma_policy_suite = {
+	.name = "pci_p2pdma_policy",
+	.test_cases = p2pdma_policy_cases,
+};
+
+/*
+ * Verdict cache encoding
+ */
+
+static void p2pdma_test_verdict_encoding(struct kunit *test)
+{
+	static const enum pci_p2pdma_map_type maps[] = {
+		PCI_P2PDMA_MAP_NOT_SUPPORTED,
+		PCI_P2PDMA_MAP_BUS_ADDR,
+		PCI_P2PDMA_MAP_THRU_HOST_BRIDGE,
+	};
+	static const int distances[] = { 0, 2, 4, 63, 64, 2 * P2PDMA_MAX_HOPS };
+	unsigned int i, j;
+	int dist;
+
+	for (i = 0; i < ARRAY_SIZE(maps); i++) {
+		for (j = 0; j < ARRAY_SIZE(distances); j++) {
+			void *e = p2pdma_verdict_encode(maps[i], distances[j]);
+
+			KUNIT_EXPECT_TRUE(test, xa_is_value(e));
+			dist = -1;
+			KUNIT_EXPECT_EQ(test, p2pdma_verdict_decode(e, &dist),
+					maps[i]);
+			KUNIT_EXPECT_EQ(test, dist, distances[j]);
+		}
+	}
+
+	/* No entry yet: unknown, distance untouched. */
+	dist = 42;
+	KUNIT_EXPECT_EQ(test, p2pdma_verdict_decode(NULL, &dist),
+			PCI_P2PDMA_MAP_UNKNOWN);
+	KUNIT_EXPECT_EQ(test, dist, 42);
+}
+
+static void p2pdma_test_verdict_key(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, p2pdma_verdict_key(0, 0x0100), 0x0100UL);
+	KUNIT_EXPECT_EQ(test, p2pdma_verdict_key(1, 0x0100), 0x10100UL);
+	KUNIT_EXPECT_EQ(test, p2pdma_verdict_key(0x10000, 0xffff),
+			0x1000ffffUL);
+	KUNIT_EXPECT_NE(test, p2pdma_verdict_key(1, 0),
+			p2pdma_verdict_key(0, 0xffff));
+}
+
+/* Entries survive a trip through an xarray like the provider's cache. */
+static void p2pdma_test_verdict_xarray(struct kunit *test)
+{
+	unsigned long key = p2pdma_verdict_key(2, 0x0308);
+	struct xarray xa;
+	int dist = -1;
+	void *entry;
+
+	xa_init_flags(&xa, XA_FLAGS_LOCK_IRQ);
+	entry = p2pdma_verdict_encode(PCI_P2PDMA_MAP_BUS_ADDR, 4);
+	KUNIT_ASSERT_FALSE(test, xa_is_err(xa_store(&xa, key, entry,
+						    GFP_KERNEL)));
+	KUNIT_EXPECT_EQ(test, p2pdma_verdict_decode(xa_load(&xa, key), &dist),
+			PCI_P2PDMA_MAP_BUS_ADDR);
+	KUNIT_EXPECT_EQ(test, dist, 4);
+	KUNIT_EXPECT_EQ(test, p2pdma_verdict_decode(xa_load(&xa, key + 1),
+						    &dist),
+			PCI_P2PDMA_MAP_UNKNOWN);
+	xa_destroy(&xa);
+}
+
+static struct kunit_case p2pdma_verdict_cases[] = {
+	KUNIT_CASE(p2pdma_test_verdict_encoding),
+	KUNIT_CASE(p2pdma_test_verdict_key),
+	KUNIT_CASE(p2pdma_test_verdict_xarray),
+	{}
+};
+
+static struct kunit_suite p2pdma_verdict_suite = {
+	.name = "pci_p2pdma_verdict",
+	.test_cases = p2pdma_verdict_cases,
+};
+
+/*
+ * Page allocator
+ */
+
+KUNIT_DEFINE_ACTION_WRAPPER(buddy_destroy_action, p2pdma_buddy_destroy,
+			    struct p2pdma_buddy *);
+
+static struct p2pdma_buddy *new_buddy(struct kunit *test, unsigned long origin,
+				      unsigned long npages)
+{
+	struct p2pdma_buddy *b;
+
+	b = p2pdma_buddy_create(origin, npages, NUMA_NO_NODE);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, buddy_destroy_action, b),
+			0);
+	KUNIT_ASSERT_EQ(test, b->nfree, npages);
+	return b;
+}
+
+static void p2pdma_test_buddy_alignment(struct kunit *test)
+{
+	/* An origin that is not aligned to anything larger than a page. */
+	struct p2pdma_buddy *b = new_buddy(test, 0x100003, 4093);
+	unsigned long pg;
+	unsigned int order;
+
+	for (order = 0; order <= 10; order++) {
+		KUNIT_ASSERT_TRUE(test, p2pdma_buddy_alloc(b, BIT(order), &pg));
+		KUNIT_EXPECT_EQ(test, pg & (BIT(order) - 1), 0UL);
+		KUNIT_EXPECT_GE(test, pg, 0x100003UL);
+		KUNIT_EXPECT_LE(test, pg + BIT(order), 0x100003UL + 4093);
+	}
+	KUNIT_EXPECT_EQ(test, b->nfree, 4093UL - (BIT(11) - 1));
+}
+
+static void p2pdma_test_buddy_exhaustion(struct kunit *test)
+{
+	struct p2pdma_buddy *b = new_buddy(test, 0, 100);
+	DECLARE_BITMAP(seen, 100) = {};
+	unsigned long pg, n = 0;
+
+	/* 100 = 64 + 32 + 4: no 128-page block, but every page single. */
+	KUNIT_EXPECT_FALSE(test, p2pdma_buddy_alloc(b, 65, &pg));
+	KUNIT_EXPECT_FALSE(test, p2pdma_buddy_alloc(b, 101, &pg));
+	KUNIT_EXPECT_FALSE(test, p2pdma_buddy_alloc(b, 0, &pg));
+	KUNIT_EXPECT_EQ(test, b->nfree, 100UL);
+
+	/* Smallest block first: the 4-page block at 96 goes first. */
+	while (p2pdma_buddy_alloc(b, 1, &pg)) {
+		if (!n)
+			KUNIT_EXPECT_EQ(test, pg, 96UL);
+		KUNIT_ASSERT_LT(test, pg, 100UL);
+		KUNIT_ASSERT_FALSE(test, test_and_set_bit(pg, seen));
+		n++;
+	}
+	KUNIT_EXPECT_EQ(test, n, 100UL);
+	KUNIT_EXPECT_EQ(test, b->nfree, 0UL);
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_alloc_upto(b, 8, &pg), 0UL);
+
+	for (pg = 0; pg < 100; pg++)
+		KUNIT_ASSERT_EQ(test, p2pdma_buddy_free(b, pg, 1), 0);
+	KUNIT_EXPECT_EQ(test, b->nfree, 100UL);
+	KUNIT_EXPECT_TRUE(test, p2pdma_buddy_alloc(b, 64, &pg));
+	KUNIT_EXPECT_EQ(test, pg, 0UL);
+}
+
+static void p2pdma_test_buddy_coalescing(struct kunit *test)
+{
+	struct p2pdma_buddy *b = new_buddy(test, 64, 64);
+	unsigned long pg, i;
+
+	for (i = 0; i < 64; i++)
+		KUNIT_ASSERT_TRUE(test, p2pdma_buddy_alloc(b, 1, &pg));
+
+	/* Free the even pages, then the odd ones, scattered. */
+	for (i = 0; i < 64; i += 2)
+		KUNIT_ASSERT_EQ(test, p2pdma_buddy_free(b, 64 + i, 1), 0);
+	KUNIT_EXPECT_EQ(test, b->nfree, 32UL);
+	KUNIT_EXPECT_FALSE(test, p2pdma_buddy_alloc(b, 2, &pg));
+	for (i = 0; i < 32; i++)
+		KUNIT_ASSERT_EQ(test, p2pdma_buddy_free(b, 127 - 2 * i, 1), 0);
+
+	/* All merged back into the one 64-page block. */
+	KUNIT_EXPECT_EQ(test, b->nonempty, BIT(6));
+	KUNIT_EXPECT_TRUE(test, p2pdma_buddy_alloc(b, 64, &pg));
+	KUNIT_EXPECT_EQ(test, pg, 64UL);
+}
+
+static void p2pdma_test_buddy_odd_sizes(struct kunit *test)
+{
+	struct p2pdma_buddy *b = new_buddy(test, 0, 16);
+	unsigned long pg, pg2;
+
+	/* 3 pages cost 3 pages; the 4th page of the block stays free. */
+	KUNIT_ASSERT_TRUE(test, p2pdma_buddy_alloc(b, 3, &pg));
+	KUNIT_EXPECT_EQ(test, pg, 0UL);
+	KUNIT_EXPECT_EQ(test, b->nfree, 13UL);
+	KUNIT_ASSERT_TRUE(test, p2pdma_buddy_alloc(b, 1, &pg2));
+	KUNIT_EXPECT_EQ(test, pg2, 3UL);
+
+	/* 5 pages from an 8-page block at 8. */
+	KUNIT_ASSERT_TRUE(test, p2pdma_buddy_alloc(b, 5, &pg2));
+	KUNIT_EXPECT_EQ(test, pg2, 8UL);
+	KUNIT_EXPECT_EQ(test, b->nfree, 7UL);
+
+	/* Free them piecewise, as user mappings do. */
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, 9, 4), 0);
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, 8, 1), 0);
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, 0, 4), 0);
+	KUNIT_EXPECT_EQ(test, b->nfree, 16UL);
+	KUNIT_EXPECT_EQ(test, b->nonempty, BIT(4));
+}
+
+static void p2pdma_test_buddy_odd_range(struct kunit *test)
+{
+	/* 1000 pages from 24: blocks of 8, 32, 64, 128, 256 and 512 */
+	struct p2pdma_buddy *b = new_buddy(test, 24, 1000);
+	unsigned long pg, total = 0, n;
+
+	KUNIT_EXPECT_EQ(test, b->max_order, 9U);
+	while ((n = p2pdma_buddy_alloc_upto(b, 1000, &pg))) {
+		KUNIT_EXPECT_EQ(test, pg & (n - 1), 0UL);
+		KUNIT_EXPECT_GE(test, pg, 24UL);
+		KUNIT_EXPECT_LE(test, pg + n, 1024UL);
+		total += n;
+	}
+	KUNIT_EXPECT_EQ(test, total, 1000UL);
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, 24, 1000), 0);
+	KUNIT_EXPECT_EQ(test, b->nfree, 1000UL);
+}
+
+static void p2pdma_test_buddy_bad_free(struct kunit *test)
+{
+	struct p2pdma_buddy *b = new_buddy(test, 256, 256);
+	unsigned long pg, nonempty;
+
+	KUNIT_ASSERT_TRUE(test, p2pdma_buddy_alloc(b, 8, &pg));
+	KUNIT_ASSERT_EQ(test, pg, 256UL);
+	nonempty = b->nonempty;
+
+	/* Outside the range, or empty. */
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, 255, 1), -ERANGE);
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, 510, 4), -ERANGE);
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, 512, 1), -ERANGE);
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, 256, 0), -ERANGE);
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, 256, ULONG_MAX), -ERANGE);
+
+	/* Never allocated, partly allocated. */
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, 300, 1), -ENOENT);
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, 256, 9), -ENOENT);
+	KUNIT_EXPECT_EQ(test, b->nfree, 248UL);
+	KUNIT_EXPECT_EQ(test, b->nonempty, nonempty);
+
+	/* Double free, whole and partial; nothing changes. */
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, 258, 2), 0);
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, 258, 1), -ENOENT);
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, 256, 8), -ENOENT);
+	KUNIT_EXPECT_EQ(test, b->nfree, 250UL);
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, 256, 2), 0);
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, 260, 4), 0);
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, 260, 4), -ENOENT);
+	KUNIT_EXPECT_EQ(test, b->nfree, 256UL);
+	KUNIT_EXPECT_EQ(test, b->nonempty, BIT(8));
+}
+
+/* Leaf and summary bits of all orders: about two bits per page. */
+static void p2pdma_test_buddy_footprint(struct kunit *test)
+{
+	unsigned long npages = 1UL << 20;	/* 4 GiB of 4 KiB pages */
+	struct p2pdma_buddy *b = new_buddy(test, 0x400000 + 3, npages);
+	unsigned long bits = 0, pg;
+	unsigned int k, l;
+
+	for (k = 0; k <= b->max_order; k++) {
+		unsigned long n = b->order[k].nbits;
+
+		for (l = 0; l <= b->order[k].top; l++) {
+			n = BITS_TO_LONGS(n);
+			bits += n * BITS_PER_LONG;
+		}
+	}
+	KUNIT_EXPECT_LE(test, bits, 2 * npages + npages / 16 +
+			BITS_PER_LONG * P2PDMA_HBM_LEVELS * (b->max_order + 1));
+
+	KUNIT_EXPECT_TRUE(test, p2pdma_buddy_alloc(b, 1, &pg));
+	KUNIT_EXPECT_EQ(test, p2pdma_buddy_free(b, pg, 1), 0);
+	KUNIT_EXPECT_TRUE(test, p2pdma_buddy_alloc(b, 1UL << 19, &pg));
+	KUNIT_EXPECT_EQ(test, pg & ((1UL << 19) - 1), 0UL);
+}
+
+/* Small deterministic generator, so failures reproduce. */
+static u32 test_rand(u32 *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 17;
+	*state ^= *state << 5;
+	return *state;
+}
+
+/* A fully free, aligned block of 2^order pages in the model? */
+static bool model_has_block(unsigned long *used, unsigned long origin,
+			    unsigned long npages, unsigned int order)
+{
+	unsigned long pg = round_up(origin, BIT(order));
+
+	for (; pg + BIT(order) <= origin + npages; pg += BIT(order))
+		if (find_next_bit(used, pg - origin + BIT(order),
+				  pg - origin) >= pg - origin + BIT(order))
+			return true;
+	return false;
+}
+
+/*
+ * Random allocations and frees checked against a bitmap model: no overlap,
+ * natural alignment, exact counters, and a failed allocation only when no
+ * suitably aligned free block exists.
+ */
+static void p2pdma_test_buddy_random(struct kunit *test)
+{
+	const unsigned long origin = 7, npages = 333;
+	struct p2pdma_buddy *b = new_buddy(test, origin, npages);
+	struct { unsigned long pg, n; } *live;
+	unsigned long *used, nlive = 0, nused = 0;
+	u32 seed = 0x2545f491;
+	unsigned int i;
+
+	used = kunit_kzalloc(test, BITS_TO_LONGS(npages) * sizeof(long),
+			     GFP_KERNEL);
+	live = kunit_kcalloc(test, npages, sizeof(*live), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, used);
+	KUNIT_ASSERT_NOT_NULL(test, live);
+
+	for (i = 0; i < 4000; i++) {
+		u32 r = test_rand(&seed);
+		unsigned long pg, n, j;
+
+		if (r % 8 < 5 || !nlive) {
+			n = 1 + (r >> 8) % 24;
+			if (!p2pdma_buddy_alloc(b, n, &pg)) {
+				bool fits = model_has_block(used, origin, npages,
+							    order_base_2(n));
+
+				KUNIT_ASSERT_FALSE(test, fits);
+				continue;
+			}
+			KUNIT_ASSERT_GE(test, pg, origin);
+			KUNIT_ASSERT_LE(test, pg + n, origin + npages);
+			if (is_power_of_2(n))
+				KUNIT_ASSERT_EQ(test, pg & (n - 1), 0UL);
+			KUNIT_ASSERT_GE(test, find_next_bit(used, pg - origin + n,
+							    pg - origin),
+					pg - origin + n);
+			bitmap_set(used, pg - origin, n);
+			nused += n;
+			live[nlive].pg = pg;
+			live[nlive++].n = n;
+		} else {
+			j = (r >> 8) % nlive;
+			pg = live[j].pg;
+			/* Sometimes only the first page, as ->page_free does. */
+			n = r & BIT(31) ? 1 : live[j].n;
+			KUNIT_ASSERT_EQ(test, p2pdma_buddy_free(b, pg, n), 0);
+			bitmap_clear(used, pg - origin, n);
+			nused -= n;
+			live[j].pg += n;
+			live[j].n -= n;
+			if (!live[j].n)
+				live[j] = live[--nlive];
+			/* Freeing it again is refused and changes nothing. */
+			KUNIT_ASSERT_EQ(test, p2pdma_buddy_free(b, pg, 1),
+					-ENOENT);
+		}
+		KUNIT_ASSERT_EQ(test, b->nfree, npages - nused);
+	}
+}
+
+static struct kunit_case p2pdma_buddy_cases[] = {
+	KUNIT_CASE(p2pdma_test_buddy_alignment),
+	KUNIT_CASE(p2pdma_test_buddy_exhaustion),
+	KUNIT_CASE(p2pdma_test_buddy_coalescing),
+	KUNIT_CASE(p2pdma_test_buddy_odd_sizes),
+	KUNIT_CASE(p2pdma_test_buddy_odd_range),
+	KUNIT_CASE(p2pdma_test_buddy_bad_free),
+	KUNIT_CASE(p2pdma_test_buddy_footprint),
+	KUNIT_CASE(p2pdma_test_buddy_random),
+	{}
+};
+
+static struct kunit_suite p2pdma_buddy_suite = {
+	.name = "pci_p2pdma_alloc",
+	.test_cases = p2pdma_buddy_cases,
+};
+
+/*
+ * configfs helpers
+ */
+
+struct enable_case {
+	const char *name;
+	const char *input;
+	int ret;
+	bool use;
+};
+
+static const struct enable_case enable_cases[] = {
+	{ "y", "y", 0, true },
+	{ "n", "n", 0, false },
+	{ "on", "on", 0, true },
+	{ "off newline", "off\n", 0, false },
+	{ "0", "0", 0, false },
+	{ "1", "1", 0, true },
+	{ "1 newline", "1\n", 0, true },
+	{ "10", "10", -ENODEV, false },
+	{ "garbage", "garbage", -ENODEV, false },
+	{ "empty", "", -ENODEV, false },
+	{ "no such device", "0000:ff:1f.7", -ENODEV, false },
+	{ "no such device newline", "0000:ff:1f.7\n", -ENODEV, false },
+};
+
+KUNIT_ARRAY_PARAM_DESC(enable, enable_cases, name);
+
+static void p2pdma_test_enable_store(struct kunit *test)
+{
+	const struct enable_case *tc = test->param_value;
+	struct pci_dev *dev = NULL;
+	bool use = !tc->use;
+
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_enable_store(tc->input, &dev, &use),
+			tc->ret);
+	KUNIT_EXPECT_NULL(test, dev);
+	if (!tc->ret)
+		KUNIT_EXPECT_EQ(test, use, tc->use);
+}
+
+static void p2pdma_test_enable_show(struct kunit *test)
+{
+	char *page = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_enable_show(page, NULL, false), 2);
+	KUNIT_EXPECT_STREQ(test, page, "0\n");
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_enable_show(page, NULL, true), 2);
+	KUNIT_EXPECT_STREQ(test, page, "1\n");
+}
+
+/*
+ * With whatever PCI device the machine has that offers no P2P memory:
+ * naming it is refused, and the reference taken to look it up is dropped.
+ */
+static void p2pdma_test_enable_device(struct kunit *test)
+{
+	struct pci_dev *pdev = NULL, *dev = NULL;
+	char *page, *name;
+	unsigned int refs;
+	bool use = false;
+
+	for_each_pci_dev(pdev)
+		if (!pci_has_p2pmem(pdev))
+			break;
+	if (!pdev)
+		kunit_skip(test, "no PCI device without p2pmem");
+
+	page = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
+	name = kunit_kzalloc(test, 32, GFP_KERNEL);
+	if (!page || !name)
+		goto out;
+	scnprintf(name, 32, "%s\n", pci_name(pdev));
+
+	refs = kref_read(&pdev->dev.kobj.kref);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_enable_store(name, &dev, &use),
+			-ENODEV);
+	KUNIT_EXPECT_NULL(test, dev);
+	KUNIT_EXPECT_EQ(test, kref_read(&pdev->dev.kobj.kref), refs);
+
+	pci_p2pdma_enable_show(page, pdev, true);
+	KUNIT_EXPECT_STREQ(test, page, name);
+out:
+	pci_dev_put(pdev);
+}
+
+static struct kunit_case p2pdma_enable_cases[] = {
+	KUNIT_CASE_PARAM(p2pdma_test_enable_store, enable_gen_params),
+	KUNIT_CASE(p2pdma_test_enable_show),
+	KUNIT_CASE(p2pdma_test_enable_device),
+	{}
+};
+
+static struct kunit_suite p2pdma_enable_suite = {
+	.name = "pci_p2pdma_enable",
+	.test_cases = p2pdma_enable_cases,
+};
+
+kunit_test_suites(&p2pdma_policy_suite, &p2pdma_verdict_suite,
+		  &p2pdma_buddy_suite, &p2pdma_enable_suite);
+
+MODULE_DESCRIPTION("KUnit tests for PCI peer-to-peer DMA");
+MODULE_LICENSE("GPL");
