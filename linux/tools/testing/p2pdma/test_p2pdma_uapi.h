@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * Private ioctl interface of the P2PDMA test module (test_p2pdma.ko).
+ *
+ * The module turns each call of the public in-kernel P2PDMA API
+ * (include/linux/pci-p2pdma.h) into one ioctl on /dev/test_p2pdma, so the
+ * selftests in tools/testing/selftests/p2pdma can check the answers from
+ * user space.  It is not a stable ABI: module and selftests are built from
+ * the same tree.
+ *
+ * Conventions shared by every command:
+ *  - PCI functions are named by struct test_p2pdma_bdf; reserved fields
+ *    must be zero.
+ *  - The ioctl itself fails (-EINVAL, -ENODEV, -EFAULT, -ENOTTY, -ENOMEM)
+ *    only when the request cannot be carried out: malformed input, a BDF
+ *    that names no device, bad user pointers.
+ *  - When the API call was made, the ioctl returns 0 and the API's own
+ *    answer (including its failures) is reported in the output fields.
+ */
+#ifndef _TEST_P2PDMA_UAPI_H
+#define _TEST_P2PDMA_UAPI_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define TEST_P2PDMA_DEVICE		"/dev/test_p2pdma"
+
+#define TEST_P2PDMA_MAX_CLIENTS		8
+#define TEST_P2PDMA_MAX_PAGES		16
+#define TEST_P2PDMA_STR_LEN		64
+
+/* A PCI function: domain, bus and devfn (PCI_DEVFN(slot, func)). */
+struct test_p2pdma_bdf {
+	__u32 domain;
+	__u8 bus;
+	__u8 devfn;
+	__u16 reserved;
+};
+
+/*
+ * How a DMA mapping of p2pmem for a client came out, as seen through
+ * dma_map_sgtable().  Values are ours, not the kernel's enum.
+ */
+enum test_p2pdma_map_kind {
+	TEST_P2PDMA_MAP_REFUSED		= -1,	/* dma_map_sgtable() failed */
+	TEST_P2PDMA_MAP_NONE		= 0,	/* not probed */
+	TEST_P2PDMA_MAP_BUS_ADDR	= 1,	/* PCI bus address, no IOMMU */
+	TEST_P2PDMA_MAP_THRU_HOST_BRIDGE = 2,	/* CPU physical address/IOVA */
+	TEST_P2PDMA_MAP_MIXED		= 3,	/* segments disagree */
+};
+
+/* test_p2pdma_distance.flags */
+#define TEST_P2PDMA_F_VERBOSE		0x1U	/* verbose argument */
+/* append a device that has no PCI ancestor to the client list */
+#define TEST_P2PDMA_F_NON_PCI_CLIENT	0x2U
+
+/* test_p2pdma_dma_map.map_flags */
+#define TEST_P2PDMA_MAPPED_IOVA		0x1U	/* dma != CPU phys */
+
+/* test_p2pdma_dma_seg.flags */
+#define TEST_P2PDMA_SEG_BUS_MARKED	0x1U	/* sg_dma_is_bus_address */
+#define TEST_P2PDMA_SEG_EQ_BUS		0x2U	/* dma == bus address */
+#define TEST_P2PDMA_SEG_EQ_PHYS		0x4U	/* dma == CPU phys */
+
+/*
+ * TEST_P2PDMA_DISTANCE: pci_p2pdma_distance_many(provider, clients, n,
+ * verbose).  0 <= nr_clients <= TEST_P2PDMA_MAX_CLIENTS; 0 passes an empty
+ * list through to the API.  With exactly one PCI client the module also maps
+ * one page of the provider's p2pmem for that client and reports the result
+ * in map_kind/map_errno (TEST_P2PDMA_MAP_NONE and -ENOMEM when the provider
+ * has no p2pmem to allocate from).
+ */
+struct test_p2pdma_distance {
+	struct test_p2pdma_bdf provider;			/* in */
+	struct test_p2pdma_bdf clients[TEST_P2PDMA_MAX_CLIENTS];/* in */
+	__u32 nr_clients;					/* in */
+	__u32 flags;						/* in */
+	__s32 distance;						/* out */
+	__s32 map_kind;						/* out */
+	__s32 map_errno;					/* out */
+	__u32 map_flags;					/* out */
+};
+
+/*
+ * TEST_P2PDMA_FIND: pci_p2pmem_find_many(clients, n).  status is 0 and
+ * provider is set when a provider was returned, -ENODEV when NULL was.
+ */
+struct test_p2pdma_find {
+	struct test_p2pdma_bdf clients[TEST_P2PDMA_MAX_CLIENTS];/* in */
+	__u32 nr_clients;					/* in */
+	__u32 flags;				/* in: F_NON_PCI_CLIENT */
+	__s32 status;						/* out */
+	__u32 reserved;
+	struct test_p2pdma_bdf provider;			/* out */
+};
+
+/*
+ * TEST_P2PDMA_ALLOC / TEST_P2PDMA_ALLOC_SGL: pci_alloc_p2pmem(provider,
+ * size) or pci_p2pmem_alloc_sgl(provider, &nents, size).  handle is 0 when
+ * the API returned NULL; otherwise the allocation stays live until FREE
+ * (resp. FREE_SGL) with that handle or until the file is closed.  bus_addr is
+ * pci_p2pmem_virt_to_bus() of the (first) buffer and align its lowest set
+ * bit.  1 <= size <= 4 GiB - 1.
+ */
+struct test_p2pdma_alloc {
+	struct test_p2pdma_bdf provider;	/* in */
+	__u64 size;				/* in */
+	__u64 handle;				/* out */
+	__u64 bus_addr;				/* out */
+	__u64 align;				/* out */
+	__u32 nents;				/* out: ALLOC_SGL only */
+	__u32 reserved;
+};
+
+/* TEST_P2PDMA_FREE / TEST_P2PDMA_FREE_SGL */
+struct test_p2pdma_free {
+	__u64 handle;				/* in */
+};
+
+struct test_p2pdma_dma_seg {
+	__u64 dma_addr;
+	__u64 bus_addr;		/* bus address of the segment's first byte */
+	__u64 phys_addr;	/* CPU physical address of the same byte */
+	__u32 dma_len;
+	__u32 flags;		/* TEST_P2PDMA_SEG_* */
+};
+
+/*
+ * TEST_P2PDMA_DMA_MAP: allocate npages (1..TEST_P2PDMA_MAX_PAGES) of p2pmem
+ * from provider, describe them with one sg entry per page, dma_map_sgtable()
+ * them for client, record every DMA segment, unmap and free.  The ioctl fails
+ * with -ENOMEM when the provider cannot supply the pages.
+ */
+struct test_p2pdma_dma_map {
+	struct test_p2pdma_bdf provider;			/* in */
+	struct test_p2pdma_bdf client;				/* in */
+	__u32 npages;						/* in */
+	__s32 map_errno;					/* out */
+	__s32 kind;						/* out */
+	__u32 map_flags;					/* out */
+	__u32 nsegs;						/* out */
+	__u32 reserved;
+	struct test_p2pdma_dma_seg segs[TEST_P2PDMA_MAX_PAGES];	/* out */
+};
+
+/* TEST_P2PDMA_HAS_P2PMEM: pci_has_p2pmem(dev) */
+struct test_p2pdma_has_p2pmem {
+	struct test_p2pdma_bdf dev;		/* in */
+	__u32 has_p2pmem;			/* out */
+	__u32 reserved;
+};
+
+/*
+ * TEST_P2PDMA_ENABLE_STORE: pci_p2pdma_enable_store(input, ...) starting
+ * from "off" (no device, use_p2pdma false), then pci_p2pdma_enable_show() of
+ * the resulting state.  As a configfs attribute would, the state is only
+ * taken over when the store succeeded: on failure show reports "off".  input
+ * must be NUL-terminated within TEST_P2PDMA_STR_LEN bytes.
+ */
+struct test_p2pdma_enable {
+	char input[TEST_P2PDMA_STR_LEN];	/* in */
+	__s32 result;				/* out */
+	__u32 use_p2pdma;			/* out */
+	__u32 has_provider;			/* out */
+	struct test_p2pdma_bdf provider;	/* out, if has_provider */
+	char show[TEST_P2PDMA_STR_LEN];		/* out */
+};
+
+#define TEST_P2PDMA_IOC_MAGIC		0xB9
+
+#define TEST_P2PDMA_DISTANCE	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x00, struct test_p2pdma_distance)
+#define TEST_P2PDMA_FIND	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x01, struct test_p2pdma_find)
+#define TEST_P2PDMA_ALLOC	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x02, struct test_p2pdma_alloc)
+#define TEST_P2PDMA_FREE	_IOW(TEST_P2PDMA_IOC_MAGIC, 0x03, struct test_p2pdma_free)
+#define TEST_P2PDMA_ALLOC_SGL	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x04, struct test_p2pdma_alloc)
+#define TEST_P2PDMA_FREE_SGL	_IOW(TEST_P2PDMA_IOC_MAGIC, 0x05, struct test_p2pdma_free)
+#define TEST_P2PDMA_DMA_MAP	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x06, struct test_p2pdma_dma_map)
+#define TEST_P2PDMA_HAS_P2PMEM	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x07, struct test_p2pdma_has_p2pmem)
+#define TEST_P2PDMA_ENABLE_STORE _IOWR(TEST_P2PDMA_IOC_MAGIC, 0x08, struct test_p2pdma_enable)
+
+#endif /* _TEST_P2PDMA_UAPI_H */
