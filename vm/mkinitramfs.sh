@@ -33,6 +33,7 @@ fi
 sel=$src/tools/testing/selftests/p2pdma
 if [ -f "$sel/Makefile" ]; then
 	rm -rf "$out/selftests"
+	mkdir -p "$out/selftests"
 	make -s -C "$sel" OUTPUT="$out/selftests" >/dev/null
 fi
 

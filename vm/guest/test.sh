@@ -68,7 +68,9 @@ fi
 
 # --- kselftests (TAP from kselftest_harness), unbind/hotplug tests last ---
 if [ -d /opt/p2p/selftests ]; then
-	insmod /opt/p2p/modules/test_p2pdma.ko 2>/dev/null
+	insmod /opt/p2p/modules/test_p2pdma.ko || result fail "selftest.$T.load_test_module"
+	# A block device without P2P support, for the refusal tests.
+	modprobe null_blk 2>/dev/null
 	for t in $(ls /opt/p2p/selftests | grep -v unbind) \
 		 $(ls /opt/p2p/selftests | grep unbind); do
 		[ -x "/opt/p2p/selftests/$t" ] || continue
