@@ -37,7 +37,7 @@ truncate -s 16M "$vmdir/pmr.img"
 
 # shellcheck disable=SC2206
 devices=(${DEVICES//@VMDIR@/$vmdir} ${OBJECTS//@VMDIR@/$vmdir})
-append="console=ttyS0 panic=-1 oops=panic loglevel=5 $APPEND"
+append="console=ttyS0 panic=-1 oops=panic loglevel=5 kunit.enable=1 $APPEND"
 append+=" p2p.suite=$suite p2p.topology=$topo p2p.expect=$EXPECT"
 append+=" p2p.kernel=$flavour ${P2P_GUEST_ARGS:-}"
 
