@@ -15,6 +15,9 @@ src=$top/build/$flavour/src
 obj=$top/build/$flavour/obj
 logdir=$top/build/static
 mkdir -p "$logdir"
+# checkpatch run from inside our own git checkout misparses patch files
+# (it looks at the checkout's git state); run everything from the tree.
+cd "$src"
 
 result() {
 	if [ "$1" = ok ]; then
