@@ -18,7 +18,7 @@ SUITE ?= test
 
 PACKAGES := linux-source-6.12 qemu-system-x86 busybox-static sparse coccinelle \
 	ccache quilt bc flex bison libelf-dev libssl-dev cpio kmod dwarves \
-	rsync xz-utils python3 gcc make patch util-linux
+	rsync xz-utils python3 python3-docutils gcc make patch util-linux
 
 .PHONY: deps run test bench series kernel baseline boot check initramfs clean
 

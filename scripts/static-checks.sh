@@ -86,3 +86,7 @@ if [ $bad -eq 0 ]; then
 else
 	result fail "static.coccicheck.drivers/pci" "$log"
 fi
+
+# Documentation: kernel-doc of the files our .rst pulls in, and the .rst
+# itself through docutils (scripts/check-docs.sh).
+"$top/scripts/check-docs.sh" "$flavour" | grep '^P2P-RESULT'

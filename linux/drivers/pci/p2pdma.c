@@ -91,11 +91,12 @@ static struct p2pdma_range *to_p2pdma_range(struct dev_pagemap *pgmap)
  * Page allocator
  * ==============
  *
- * Why not genalloc: gen_pool_alloc() scans a bitmap for a run of free bits,
- * so its cost grows with the BAR size and with fragmentation, and every
- * page returned by ->page_free() (user mappings are torn down one page at
- * a time) pays for a chunk lookup plus bitmap work under the pool's lock.
- * It does not align allocations either.
+ * Why not genalloc: gen_pool_alloc() finds a run of free bits with a
+ * first-fit scan of a bitmap, so its cost grows with the BAR size and with
+ * fragmentation (aligned allocation, gen_pool_first_fit_align(), is the
+ * same scan).  The rest of genalloc is cheap and lock-free: a free finds
+ * its chunk under RCU and clears its bits with cmpxchg, and an allocation
+ * sets its bits the same way once the scan has found a run.
  *
  * This is a binary buddy allocator over page numbers.  The free blocks of
  * each order sit in a hierarchical bitmap: a leaf bitmap with one bit per
@@ -112,6 +113,11 @@ static struct p2pdma_range *to_p2pdma_range(struct dev_pagemap *pgmap)
  * bus page frame numbers), so a power-of-two allocation is naturally
  * aligned on the bus.  A request of n pages takes a 2^ceil(log2 n) block
  * and gives the tail back, so it costs n pages.
+ *
+ * The price: the allocator is not lock-free.  Every allocation and every
+ * free, including each page of a user mapping returned by ->page_free(),
+ * takes the provider's spinlock once, with interrupts disabled, so CPUs
+ * that allocate or free on one provider at the same time serialise.
  */
 
 static unsigned int hbm_layout(unsigned long nbits, unsigned long *words)
@@ -630,7 +636,7 @@ static bool p2pdma_common_hop(const struct p2pdma_path *p,
 
 	for (i = 0; i < p->len; i++) {
 		for (j = 0; j < c->len; j++) {
-			if (p->hop[i].id == c->hop[j].id) {
+			if (p->id[i] == c->id[j]) {
 				*ip = i;
 				*ic = j;
 				return true;
@@ -646,12 +652,9 @@ static u32 p2pdma_acs_redirects(const struct p2pdma_path *path, unsigned int n)
 	u32 mask = 0;
 	unsigned int i;
 
-	for (i = 0; i < n; i++) {
-		const struct p2pdma_hop *hop = &path->hop[i];
-
-		if (hop->has_acs && (hop->acs_ctrl & P2PDMA_ACS_REDIR_BITS))
+	for (i = 0; i < n; i++)
+		if (path->acs_ctrl[i] & P2PDMA_ACS_REDIR_BITS)
 			mask |= BIT(i);
-	}
 	return mask;
 }
 
@@ -709,6 +712,9 @@ EXPORT_SYMBOL_IF_KUNIT(p2pdma_decide);
  * p2pdma_verdict_key() - verdict cache index of a client
  * @domain: PCI domain of the client
  * @devid: bus and devfn of the client (pci_dev_id())
+ *
+ * With a 32-bit unsigned long only the low 16 bits of @domain fit, so
+ * domains 0x10000 apart share indexes there.
  *
  * Return: the index.
  */
@@ -813,17 +819,21 @@ static int p2pdma_range_free(struct p2pdma_range *range, unsigned long pg,
 	spin_lock_irqsave(&range->p2pdma->lock, flags);
 	err = p2pdma_buddy_free(range->buddy, pg, npages);
 	spin_unlock_irqrestore(&range->p2pdma->lock, flags);
+	/* Rate limited: ->page_free() can fail for every page of a mapping. */
 	if (err)
-		pci_warn(range->provider,
-			 "p2pmem: not freeing %lu page(s) at bus pfn %#lx: %s\n",
-			 npages, pg, p2pdma_free_error(err));
+		dev_warn_ratelimited(&range->provider->dev,
+				     "p2pmem: not freeing %lu page(s) at bus pfn %#lx: %s\n",
+				     npages, pg, p2pdma_free_error(err));
 	return err;
 }
 
 /*
  * The last reference to a page of a user mapping is gone (mm resets the
  * count to 1 afterwards): the page is free again, and the mapping's
- * reference on the range goes with it.
+ * reference on the range goes with it.  The reference is dropped even if
+ * the allocator refuses the page (already logged): it was taken when the
+ * page was mapped, and keeping it would make devm_memunmap_pages() wait
+ * forever when the provider goes away.
  */
 static void p2pdma_page_free(struct page *page)
 {
@@ -831,8 +841,7 @@ static void p2pdma_page_free(struct page *page)
 	unsigned long pg = range->buddy->origin +
 			   (page_to_pfn(page) - PHYS_PFN(range->pgmap.range.start));
 
-	if (p2pdma_range_free(range, pg, 1))
-		return;
+	p2pdma_range_free(range, pg, 1);
 	percpu_ref_put(&range->pgmap.ref);
 }
 
@@ -841,50 +850,32 @@ static const struct dev_pagemap_ops p2pdma_pgmap_ops = {
 };
 
 /*
- * Allocate @npages contiguous pages from the first live range that has
- * them, with a reference on that range.  Called under rcu_read_lock().
+ * Take pages from the first live range that has them, with a reference on
+ * that range: @npages contiguous pages if @contig, else one block of at
+ * most @npages (p2pdma_buddy_alloc_upto()).  Called under rcu_read_lock().
+ * Returns the number of pages taken, -ENOMEM if no live range has enough,
+ * -ENODEV if there is no live range.
  */
-static void *p2pdma_alloc_pages(struct pci_p2pdma *p2pdma,
-				unsigned long npages)
+static long p2pdma_take(struct pci_p2pdma *p2pdma, unsigned long npages,
+			bool contig, struct p2pdma_range **rangep,
+			unsigned long *pg)
 {
 	struct p2pdma_range *range;
-	unsigned long flags, pg;
-	void *addr = NULL;
+	unsigned long flags, n;
+	long ret = -ENODEV;
 
 	spin_lock_irqsave(&p2pdma->lock, flags);
 	list_for_each_entry(range, &p2pdma->ranges, node) {
 		if (!range->live || !percpu_ref_tryget_live_rcu(&range->pgmap.ref))
 			continue;
-		if (p2pdma_buddy_alloc(range->buddy, npages, &pg)) {
-			addr = p2pdma_range_addr(range, pg);
-			break;
-		}
-		percpu_ref_put(&range->pgmap.ref);
-	}
-	spin_unlock_irqrestore(&p2pdma->lock, flags);
-	return addr;
-}
-
-/*
- * Take one block of at most @want pages for a user mapping, with a
- * reference on its range.  Called under rcu_read_lock().
- */
-static int p2pdma_grab_block(struct pci_p2pdma *p2pdma, unsigned long want,
-			     struct p2pdma_range **rangep, unsigned long *pg,
-			     unsigned long *count)
-{
-	struct p2pdma_range *range;
-	unsigned long flags;
-	int ret = -ENODEV;
-
-	spin_lock_irqsave(&p2pdma->lock, flags);
-	list_for_each_entry(range, &p2pdma->ranges, node) {
-		if (!range->live || !percpu_ref_tryget_live_rcu(&range->pgmap.ref))
-			continue;
-		*count = p2pdma_buddy_alloc_upto(range->buddy, want, pg);
-		if (*count) {
+		if (contig)
+			n = p2pdma_buddy_alloc(range->buddy, npages, pg) ?
+			    npages : 0;
+		else
+			n = p2pdma_buddy_alloc_upto(range->buddy, npages, pg);
+		if (n) {
 			*rangep = range;
-			ret = 0;
+			ret = n;
 			break;
 		}
 		percpu_ref_put(&range->pgmap.ref);
@@ -1009,15 +1000,17 @@ static int p2pmem_fill_vma(struct pci_dev *pdev, struct vm_area_struct *vma)
 		struct p2pdma_range *range;
 		struct pci_p2pdma *p2pdma;
 		unsigned long pg, count;
+		long n;
 		int ret;
 
 		rcu_read_lock();
 		p2pdma = rcu_dereference(pdev->p2pdma);
-		ret = p2pdma ? p2pdma_grab_block(p2pdma, left, &range, &pg,
-						 &count) : -ENODEV;
+		n = p2pdma ? p2pdma_take(p2pdma, left, false, &range, &pg) :
+			     -ENODEV;
 		rcu_read_unlock();
-		if (ret)
-			return ret;
+		if (n < 0)
+			return n;
+		count = n;
 
 		/* The block's range reference keeps range and p2pdma alive. */
 		ret = p2pmem_map_block(vma, uaddr, range, pg, count);
@@ -1340,19 +1333,18 @@ static void p2pdma_describe(struct pci_dev *pdev, struct p2pdma_path *path)
 	path->truncated = false;
 	/* Bridges need no references: pdev holds its parents. */
 	for (dev = pdev; dev; dev = pci_upstream_bridge(dev)) {
-		struct p2pdma_hop *hop;
+		unsigned int i = path->len;
 
-		if (path->len == P2PDMA_MAX_HOPS) {
+		if (i == P2PDMA_MAX_HOPS) {
 			path->truncated = true;
 			break;
 		}
-		hop = &path->hop[path->len++];
-		hop->id = dev;
-		hop->has_acs = dev->acs_cap;
-		hop->acs_ctrl = 0;
-		if (hop->has_acs)
+		path->id[i] = dev;
+		path->acs_ctrl[i] = 0;
+		if (dev->acs_cap)
 			pci_read_config_word(dev, dev->acs_cap + PCI_ACS_CTRL,
-					     &hop->acs_ctrl);
+					     &path->acs_ctrl[i]);
+		path->len++;
 	}
 
 	path->host.id = host;
@@ -1396,8 +1388,8 @@ static void p2pdma_explain_acs(struct pci_dev *client, const char *provider,
 		unsigned int i;
 
 		for_each_set_bit(i, &mask, P2PDMA_MAX_HOPS) {
-			const struct pci_dev *dev = paths[side].hop[i].id;
-			u16 ctrl = paths[side].hop[i].acs_ctrl;
+			const struct pci_dev *dev = paths[side].id[i];
+			u16 ctrl = paths[side].acs_ctrl[i];
 
 			pci_warn(client,
 				 "peer-to-peer DMA with %s is redirected to the host bridge by ACS %s on %s\n",
@@ -1452,18 +1444,18 @@ static void p2pdma_explain_host(struct pci_dev *client, const char *provider,
 }
 
 /*
- * Say why a client cannot reach a provider; silent for allowed routes.
- * Kept out of line so its buffers do not add to p2pdma_judge()'s frame,
- * which the DMA mapping path may need.
+ * Say why traffic between a client and a provider has to go through the
+ * host bridge, whenever an ACS redirect is the reason (even if the host
+ * bridge then routes it: the redirect may be worth turning off), and why
+ * a client cannot reach a provider at all.  Kept out of line so its
+ * buffers do not add to p2pdma_judge()'s frame, which the DMA mapping
+ * path may need.
  */
 static noinline_for_stack void
 p2pdma_explain(struct pci_dev *provider, struct pci_dev *client,
 	       const struct p2pdma_path paths[2], const struct p2pdma_verdict *v)
 {
 	const char *name = pci_name(provider);
-
-	if (v->map != PCI_P2PDMA_MAP_NOT_SUPPORTED)
-		return;
 
 	if (v->reason == P2PDMA_REASON_TOO_DEEP) {
 		pci_warn(client,
@@ -1474,19 +1466,63 @@ p2pdma_explain(struct pci_dev *provider, struct pci_dev *client,
 
 	if (v->acs_hops[0] || v->acs_hops[1])
 		p2pdma_explain_acs(client, name, paths, v);
-	else if (!v->common)
+
+	if (v->map != PCI_P2PDMA_MAP_NOT_SUPPORTED)
+		return;
+
+	/* Without a common device there is no ACS redirect to blame. */
+	if (!v->common)
 		pci_warn(client,
 			 "peer-to-peer DMA with %s has to cross the host bridge: no upstream bridge is shared\n",
 			 name);
 	p2pdma_explain_host(client, name, paths, v);
 }
 
+/*
+ * The verdict cache: each provider keeps the map type and distance of its
+ * clients in its struct pci_p2pdma, keyed by the client's domain and
+ * bus/devfn.  It is freed with the provider's P2P state when the provider
+ * driver unbinds (p2pdma_release()), so a provider that is replaced or
+ * rebound starts with an empty cache.
+ *
+ * Entries are never invalidated while the provider stays bound.  If a
+ * client is hot-removed and another device later shows up at the same
+ * domain and bus/devfn, the old verdict is served for it, although the
+ * newcomer may sit behind other bridges or have other ACS settings (bus
+ * numbers get reused when the hierarchy below a hotplug port is rebuilt).
+ * The previous implementation had the same limitation.  A verbose query
+ * recomputes and refreshes the entry; a real fix needs a hook in PCI
+ * device removal that drops the client from every provider's cache.
+ */
+static unsigned long p2pdma_client_key(struct pci_dev *client)
+{
+	return p2pdma_verdict_key(pci_domain_nr(client->bus),
+				  pci_dev_id(client));
+}
+
+/* Cached verdict of a pair; %PCI_P2PDMA_MAP_UNKNOWN if there is none. */
+static enum pci_p2pdma_map_type
+p2pdma_cached_verdict(struct pci_dev *provider, struct pci_dev *client,
+		      int *distance)
+{
+	enum pci_p2pdma_map_type map = PCI_P2PDMA_MAP_UNKNOWN;
+	struct pci_p2pdma *p2pdma;
+
+	rcu_read_lock();
+	p2pdma = rcu_dereference(provider->p2pdma);
+	if (p2pdma)
+		map = p2pdma_verdict_decode(xa_load(&p2pdma->verdicts,
+						    p2pdma_client_key(client)),
+					    distance);
+	rcu_read_unlock();
+	return map;
+}
+
 static void p2pdma_cache_verdict(struct pci_dev *provider,
 				 struct pci_dev *client,
 				 const struct p2pdma_verdict *v)
 {
-	unsigned long key = p2pdma_verdict_key(pci_domain_nr(client->bus),
-					       pci_dev_id(client));
+	unsigned long key = p2pdma_client_key(client);
 	struct pci_p2pdma *p2pdma;
 	unsigned long flags;
 
@@ -1504,8 +1540,9 @@ static void p2pdma_cache_verdict(struct pci_dev *provider,
 }
 
 /*
- * Compute, cache and (if @verbose) explain the verdict for a pair.  The
- * paths live on the stack (about 1 KiB); this can run in atomic context.
+ * Compute, cache and (if @verbose) explain the verdict for a pair.  This
+ * can run in atomic context, deep in a storage stack, from dma_map_sg(),
+ * so the frame is kept small: the two paths take 384 bytes on 64-bit.
  */
 static void p2pdma_judge(struct pci_dev *provider, struct pci_dev *client,
 			 bool verbose, struct p2pdma_verdict *v)
@@ -1545,15 +1582,21 @@ static struct pci_dev *p2pdma_pci_parent(struct device *dev)
  * The distance of a pair counts the hops from each device up to the
  * nearest device they share (0 for a device and itself, 2 for two
  * functions of one device, 4 for two devices on one switch); traffic that
- * has to cross the host bridge counts every hop up to it.
+ * has to cross the host bridge counts every hop up to it.  A device more
+ * than %P2PDMA_MAX_HOPS levels below its host bridge cannot do P2P DMA.
+ *
+ * Verdicts come from @provider's cache when there is one; a @verbose call
+ * always works them out again (and refreshes the cache) so that the
+ * reasons can be logged.
  *
  * Return: the sum of the distances to all clients (lower is better), or
- * -1 if @num_clients is 0 or any client cannot do P2P DMA with @provider.
+ * -1 if any client cannot do P2P DMA with @provider.  Also -1 for a
+ * @num_clients of 0 or below (the previous implementation returned 0 for
+ * a negative count).
  */
 int pci_p2pdma_distance_many(struct pci_dev *provider, struct device **clients,
 			     int num_clients, bool verbose)
 {
-	struct p2pdma_verdict v;
 	bool refused = false;
 	int i, total = 0;
 
@@ -1562,6 +1605,9 @@ int pci_p2pdma_distance_many(struct pci_dev *provider, struct device **clients,
 
 	for (i = 0; i < num_clients; i++) {
 		struct pci_dev *client = p2pdma_pci_parent(clients[i]);
+		enum pci_p2pdma_map_type map = PCI_P2PDMA_MAP_UNKNOWN;
+		struct p2pdma_verdict v;
+		int distance;
 
 		if (!client) {
 			if (verbose)
@@ -1570,12 +1616,19 @@ int pci_p2pdma_distance_many(struct pci_dev *provider, struct device **clients,
 					 pci_name(provider));
 			refused = true;
 		} else {
-			p2pdma_judge(provider, client, verbose, &v);
+			if (!verbose)
+				map = p2pdma_cached_verdict(provider, client,
+							    &distance);
+			if (map == PCI_P2PDMA_MAP_UNKNOWN) {
+				p2pdma_judge(provider, client, verbose, &v);
+				map = v.map;
+				distance = v.distance;
+			}
 			pci_dev_put(client);
-			if (v.map == PCI_P2PDMA_MAP_NOT_SUPPORTED)
+			if (map == PCI_P2PDMA_MAP_NOT_SUPPORTED)
 				refused = true;
 			else
-				total += v.distance;
+				total += distance;
 		}
 		/* Verbose callers get every reason, not just the first. */
 		if (refused && !verbose)
@@ -1659,8 +1712,10 @@ EXPORT_SYMBOL_GPL(pci_p2pmem_find_many);
  */
 void *pci_alloc_p2pmem(struct pci_dev *pdev, size_t size)
 {
+	struct p2pdma_range *range;
 	struct pci_p2pdma *p2pdma;
-	void *addr = NULL;
+	unsigned long pg;
+	long n = -ENODEV;
 
 	if (!size)
 		return NULL;
@@ -1669,9 +1724,10 @@ void *pci_alloc_p2pmem(struct pci_dev *pdev, size_t size)
 	rcu_read_lock();
 	p2pdma = rcu_dereference(pdev->p2pdma);
 	if (p2pdma)
-		addr = p2pdma_alloc_pages(p2pdma, p2pdma_bytes_to_pages(size));
+		n = p2pdma_take(p2pdma, p2pdma_bytes_to_pages(size), true,
+				&range, &pg);
 	rcu_read_unlock();
-	return addr;
+	return n > 0 ? p2pdma_range_addr(range, pg) : NULL;
 }
 EXPORT_SYMBOL_GPL(pci_alloc_p2pmem);
 
@@ -1713,7 +1769,8 @@ EXPORT_SYMBOL_GPL(pci_free_p2pmem);
  * @addr: kernel address inside memory from pci_alloc_p2pmem()
  *
  * Return: the bus address to program into a peer device, or 0 if @addr is
- * NULL or not P2P memory of @pdev.
+ * NULL or not P2P memory of @pdev (the previous implementation returned an
+ * all-ones address for memory that was not in the provider's pool).
  */
 pci_bus_addr_t pci_p2pmem_virt_to_bus(struct pci_dev *pdev, void *addr)
 {
@@ -1815,8 +1872,7 @@ static enum pci_p2pdma_map_type p2pdma_map_type(struct dev_pagemap *pgmap,
 						struct device *dev)
 {
 	struct pci_dev *provider = to_p2pdma_range(pgmap)->provider;
-	enum pci_p2pdma_map_type map = PCI_P2PDMA_MAP_NOT_SUPPORTED;
-	struct pci_p2pdma *p2pdma;
+	enum pci_p2pdma_map_type map;
 	struct p2pdma_verdict v;
 	struct pci_dev *client;
 	int distance;
@@ -1825,17 +1881,7 @@ static enum pci_p2pdma_map_type p2pdma_map_type(struct dev_pagemap *pgmap,
 		return PCI_P2PDMA_MAP_NOT_SUPPORTED;
 	client = to_pci_dev(dev);
 
-	rcu_read_lock();
-	p2pdma = rcu_dereference(provider->p2pdma);
-	if (p2pdma) {
-		unsigned long key = p2pdma_verdict_key(pci_domain_nr(client->bus),
-						       pci_dev_id(client));
-
-		map = p2pdma_verdict_decode(xa_load(&p2pdma->verdicts, key),
-					    &distance);
-	}
-	rcu_read_unlock();
-
+	map = p2pdma_cached_verdict(provider, client, &distance);
 	if (map != PCI_P2PDMA_MAP_UNKNOWN)
 		return map;
 

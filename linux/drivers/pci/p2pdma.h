@@ -21,24 +21,22 @@
 #include <linux/pci_regs.h>
 #include <linux/types.h>
 
-/* Deepest PCI hierarchy the policy looks at; deeper paths are refused. */
-#define P2PDMA_MAX_HOPS		32
+/*
+ * Deepest PCI hierarchy the policy looks at, counting the device itself and
+ * every bridge up to the one below the host bridge.  Deeper paths are
+ * refused (%P2PDMA_REASON_TOO_DEEP), a deliberate limit that the previous
+ * implementation did not have.
+ *
+ * 16 is plenty for PCIe: it fits an endpoint and its root port with seven
+ * levels of switches (an upstream and a downstream port each) in between.
+ * Real machines have one to three levels; only long Thunderbolt daisy
+ * chains come near the cap.  A small cap keeps small the two paths that
+ * the DMA mapping path puts on the stack.
+ */
+#define P2PDMA_MAX_HOPS		16
 
 /* ACS control bits that push peer-to-peer TLPs towards the root complex. */
 #define P2PDMA_ACS_REDIR_BITS	(PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_EC)
-
-/**
- * struct p2pdma_hop - one PCI device on the way from an endpoint upwards
- * @id: identity of the device; hops of two paths that share an @id are
- *	the same device (the glue stores the struct pci_dev pointer)
- * @acs_ctrl: the device's ACS Control register
- * @has_acs: the device has an ACS capability (@acs_ctrl is meaningful)
- */
-struct p2pdma_hop {
-	const void *id;
-	u16 acs_ctrl;
-	bool has_acs;
-};
 
 /**
  * struct p2pdma_host - the host bridge above a path
@@ -59,16 +57,24 @@ struct p2pdma_host {
 
 /**
  * struct p2pdma_path - a device and its upstream bridges
- * @len: number of valid entries in @hop
+ * @len: number of valid entries in @id and @acs_ctrl
  * @truncated: the hierarchy has more than %P2PDMA_MAX_HOPS levels
- * @hop: @hop[0] is the device itself, @hop[@len - 1] the topmost device
- *	below the host bridge
- * @host: the host bridge above @hop[@len - 1]
+ * @id: identity of each device on the path, @id[0] being the device itself
+ *	and @id[@len - 1] the topmost device below the host bridge; entries
+ *	of two paths that share an identity are the same device (the glue
+ *	stores the struct pci_dev pointer)
+ * @acs_ctrl: ACS Control register of each device on the path, 0 for a
+ *	device without an ACS capability
+ * @host: the host bridge above @id[@len - 1]
+ *
+ * Parallel arrays rather than an array of structures: no padding, so that
+ * p2pdma_judge() can keep two of these on the stack.
  */
 struct p2pdma_path {
 	unsigned int len;
 	bool truncated;
-	struct p2pdma_hop hop[P2PDMA_MAX_HOPS];
+	const void *id[P2PDMA_MAX_HOPS];
+	u16 acs_ctrl[P2PDMA_MAX_HOPS];
 	struct p2pdma_host host;
 };
 
