@@ -10,9 +10,9 @@
  * pci_p2pdma_map_segment() how a client reaches those pages.
  *
  * The file is ordered by layer: the page allocator and the routing policy
- * first (plain data structures, table-tested by p2pdma_test.c), then sysfs,
- * page ownership, setup and teardown, the topology glue, the exported API,
- * DMA mapping and the configfs helpers.
+ * first (plain data structures, table-tested by p2pdma_test.c), then page
+ * ownership, sysfs, setup and teardown, the topology glue and verdict
+ * cache, the exported API, DMA mapping and the configfs helpers.
  *
  * Lifetime rules, in one place:
  *  - pdev->p2pdma is RCU protected.  It is cleared, and freed after a grace
@@ -20,7 +20,8 @@
  *    so it outlives every range.
  *  - Every allocation holds one reference on the owning range's
  *    pgmap->ref, taken with percpu_ref_tryget_live_rcu(); a user mapping
- *    holds one per mapped page, dropped by ->page_free().
+ *    holds one per mapped page, dropped by ->page_free() even if the
+ *    allocator refuses the page.
  *  - A range is torn down by three devm actions, in this order: stop new
  *    allocations and zap user mappings; devm_memunmap_pages(), which waits
  *    for every reference above; unlink and free the range.
@@ -103,11 +104,27 @@ static struct p2pdma_range *to_p2pdma_range(struct dev_pagemap *pgmap)
  * block, and summary levels in which bit i says that word i of the level
  * below is not zero.  Finding the first free block descends one word per
  * level, and setting or clearing a bit touches at most one word per level,
- * so both are O(log64 N).  A word of per-order flags says which orders
- * have a free block at all.  Allocating is then O(orders + log64 N) and
- * freeing (with coalescing) O(orders * log64 N) whatever the BAR size or
- * fragmentation.  The leaf bitmaps of all orders add up to about two bits
- * per page, summaries to 1/63 of that.
+ * so each is O(log64 N) for N blocks.  A word of per-order flags says which
+ * orders have a free block at all, so picking the order to take from is
+ * one bit search.
+ *
+ * Costs, with "orders" the number of block orders of the range (at most
+ * log2 of its page count, plus one), and independent of fragmentation:
+ *  - allocating is one search, O(log64 N), then one insert per order for
+ *    splitting a larger block down to the requested order, and one per
+ *    block (at most one per order, never merged) of the tail that a
+ *    non-power-of-two request gives back: O(orders * log64 N) at worst,
+ *    O(log64 N) for a power-of-two request served by a free block of
+ *    exactly its size;
+ *  - freeing n pages cuts the span into at most 2 * log2(n) + 1 aligned
+ *    blocks; each is first checked to be fully allocated (a bit test per
+ *    order from its own up, a search per order below it), then freed with
+ *    at most one merge per order, each merge O(log64 N): O((1 + log n) *
+ *    orders * log64 N), so O(orders * log64 N) for the single pages that
+ *    ->page_free() returns.
+ *
+ * The leaf bitmaps of all orders add up to about two bits per page,
+ * summaries to 1/63 of that.
  *
  * Blocks are aligned to their size in absolute page numbers (the glue uses
  * bus page frame numbers), so a power-of-two allocation is naturally
@@ -457,9 +474,10 @@ EXPORT_SYMBOL_IF_KUNIT(p2pdma_buddy_alloc);
  * @max_pages: upper bound of the block size
  * @first: returns the first page number
  *
- * For callers that need pages but not contiguity (user mappings): takes the
- * largest block that fits in @max_pages, or the largest free block if all
- * free blocks are smaller.
+ * For callers that need pages but not contiguity (user mappings): takes a
+ * block of the largest power of two that fits in @max_pages (and in the
+ * range), split from a larger free block if need be, or the largest free
+ * block if all free blocks are smaller.
  *
  * Return: the number of pages allocated (a power of two), 0 if none.
  */
@@ -529,14 +547,17 @@ EXPORT_SYMBOL_IF_KUNIT(p2pdma_buddy_free);
  *
  * p2pdma_decide() only looks at two struct p2pdma_path descriptions, so the
  * whole policy is table-tested without devices.  Rules:
+ *  - A path with more than P2PDMA_MAX_HOPS devices is refused outright.
  *  - Below a common upstream device, TLPs turn around in that device unless
  *    an ACS redirect on the way sends them up: BUS_ADDR, distance = hops up
- *    from each side to the common device.  Which devices count: the
+ *    from each side to the common device.  Which devices' ACS counts: the
  *    provider's path up to and including the common device, the client's
  *    path below it (the common device counts once, on the provider side).
+ *    A pair that ACS redirects keeps that distance.
  *  - Otherwise the traffic crosses the host bridge.  That works when the
  *    CPU is known to route it, or when the host bridge(s) are on the allow
  *    list; an entry may only vouch for traffic within one host bridge.
+ *    Without a common device the distance is the sum of both path lengths.
  */
 
 static const struct p2pdma_allowed_host {
@@ -664,6 +685,13 @@ static u32 p2pdma_acs_redirects(const struct p2pdma_path *path, unsigned int n)
  * @client: path of the client
  * @cpu_routes_p2p: the CPU's root complex is known to route P2P traffic
  * @v: returns the verdict
+ *
+ * A truncated path is refused (%P2PDMA_REASON_TOO_DEEP).  A pair with a
+ * common device and no ACS redirect on the way to it gets
+ * %PCI_P2PDMA_MAP_BUS_ADDR; any other pair crosses the host bridge, which
+ * p2pdma_decide_host() allows or refuses.  The distance is that to the
+ * common device whenever there is one, redirected or not, and the sum of
+ * both path lengths otherwise.
  */
 VISIBLE_IF_KUNIT void p2pdma_decide(const struct p2pdma_path *provider,
 				    const struct p2pdma_path *client,
@@ -1490,9 +1518,10 @@ p2pdma_explain(struct pci_dev *provider, struct pci_dev *client,
  * domain and bus/devfn, the old verdict is served for it, although the
  * newcomer may sit behind other bridges or have other ACS settings (bus
  * numbers get reused when the hierarchy below a hotplug port is rebuilt).
- * The previous implementation had the same limitation.  A verbose query
- * recomputes and refreshes the entry; a real fix needs a hook in PCI
- * device removal that drops the client from every provider's cache.
+ * The previous implementation had the same limitation.  The DMA mapping
+ * path and non-verbose distance queries read the cache; only a verbose
+ * query recomputes and refreshes the entry.  A real fix needs a hook in
+ * PCI device removal that drops the client from every provider's cache.
  */
 static unsigned long p2pdma_client_key(struct pci_dev *client)
 {
@@ -1577,17 +1606,24 @@ static struct pci_dev *p2pdma_pci_parent(struct device *dev)
  * @clients: devices that would DMA to or from it; each may be a PCI device
  *	or any device below one (its nearest PCI ancestor is used)
  * @num_clients: number of entries in @clients
- * @verbose: log, on each unsuitable client, why it cannot reach @provider
+ * @verbose: work every verdict out afresh and log its reasons: why an
+ *	unsuitable client cannot reach @provider, and which ACS redirects send
+ *	a pair's traffic through the host bridge, even where that route is then
+ *	allowed
  *
  * The distance of a pair counts the hops from each device up to the
  * nearest device they share (0 for a device and itself, 2 for two
- * functions of one device, 4 for two devices on one switch); traffic that
- * has to cross the host bridge counts every hop up to it.  A device more
- * than %P2PDMA_MAX_HOPS levels below its host bridge cannot do P2P DMA.
+ * functions of one device, 4 for two devices on one switch), also when an
+ * ACS redirect sends the pair's traffic through the host bridge instead.
+ * A pair without a common device counts both paths in full, every device
+ * from each end up to the topmost one below its host bridge (4 for two
+ * endpoints on two root ports).  A pair in which a path has more than
+ * %P2PDMA_MAX_HOPS devices, bridges included, cannot do P2P DMA.
  *
- * Verdicts come from @provider's cache when there is one; a @verbose call
- * always works them out again (and refreshes the cache) so that the
- * reasons can be logged.
+ * Without @verbose, a verdict comes from @provider's verdict cache when it
+ * has one for the client and is computed and cached otherwise; a @verbose
+ * call always computes it (and refreshes the cache) so that the reasons
+ * can be logged.
  *
  * Return: the sum of the distances to all clients (lower is better), or
  * -1 if any client cannot do P2P DMA with @provider.  Also -1 for a
@@ -1895,11 +1931,16 @@ static enum pci_p2pdma_map_type p2pdma_map_type(struct dev_pagemap *pgmap,
  * @dev: the device that will do the DMA
  * @sg: a segment whose page is a P2P page
  *
- * For dma_map_sg() implementations.  Works out, once per provider range,
- * how @dev reaches the memory.  For %PCI_P2PDMA_MAP_BUS_ADDR the segment
- * is mapped here, to its bus address, and marked as such; for
- * %PCI_P2PDMA_MAP_THRU_HOST_BRIDGE the caller maps it like system memory;
- * %PCI_P2PDMA_MAP_NOT_SUPPORTED means it cannot be mapped for @dev.
+ * For dma_map_sg() implementations.  Looks up how @dev reaches the memory
+ * whenever the segment's provider range differs from that of the segment
+ * before it (@state remembers the last one): from the provider's verdict
+ * cache, or on a miss by computing the verdict, logging it as a verbose
+ * pci_p2pdma_distance() would, and caching it.  For
+ * %PCI_P2PDMA_MAP_BUS_ADDR the segment is mapped here, to its bus address,
+ * and marked as such; for %PCI_P2PDMA_MAP_THRU_HOST_BRIDGE the caller maps
+ * it like system memory; %PCI_P2PDMA_MAP_NOT_SUPPORTED means it cannot be
+ * mapped for @dev (always the case, unlogged, if @dev is not a PCI
+ * device).
  *
  * Return: the map type for the segment.
  */

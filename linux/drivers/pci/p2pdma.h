@@ -12,7 +12,8 @@
  *  - the page allocator: a binary buddy allocator per memory range whose
  *    free sets are hierarchical bitmaps (struct p2pdma_buddy).
  *
- * Everything here is static to p2pdma.c unless CONFIG_KUNIT is enabled.
+ * The functions declared here are static to p2pdma.c unless CONFIG_KUNIT
+ * is enabled.
  */
 #ifndef _DRIVERS_PCI_P2PDMA_H
 #define _DRIVERS_PCI_P2PDMA_H
@@ -22,10 +23,12 @@
 #include <linux/types.h>
 
 /*
- * Deepest PCI hierarchy the policy looks at, counting the device itself and
- * every bridge up to the one below the host bridge.  Deeper paths are
- * refused (%P2PDMA_REASON_TOO_DEEP), a deliberate limit that the previous
- * implementation did not have.
+ * Most devices a path may hold, counting the device itself and every bridge
+ * up to the one below the host bridge.  The glue stops at this many and
+ * marks the path truncated; p2pdma_decide() then refuses the pair
+ * (P2PDMA_REASON_TOO_DEEP) without looking for a common device, even if
+ * there is one within the first P2PDMA_MAX_HOPS devices.  A deliberate
+ * limit that the previous implementation did not have.
  *
  * 16 is plenty for PCIe: it fits an endpoint and its root port with seven
  * levels of switches (an upstream and a downstream port each) in between.
@@ -58,14 +61,16 @@ struct p2pdma_host {
 /**
  * struct p2pdma_path - a device and its upstream bridges
  * @len: number of valid entries in @id and @acs_ctrl
- * @truncated: the hierarchy has more than %P2PDMA_MAX_HOPS levels
- * @id: identity of each device on the path, @id[0] being the device itself
- *	and @id[@len - 1] the topmost device below the host bridge; entries
- *	of two paths that share an identity are the same device (the glue
- *	stores the struct pci_dev pointer)
- * @acs_ctrl: ACS Control register of each device on the path, 0 for a
- *	device without an ACS capability
- * @host: the host bridge above @id[@len - 1]
+ * @truncated: there are more than %P2PDMA_MAX_HOPS devices from the device
+ *	up to its host bridge; @id and @acs_ctrl hold the lowest
+ *	%P2PDMA_MAX_HOPS of them and the path is refused
+ * @id: identity of each device on the path, bottom up: entry 0 of @id is
+ *	the device itself and the last valid entry the topmost device below
+ *	the host bridge; entries of two paths that share an identity are the
+ *	same device (the glue stores the struct pci_dev pointer)
+ * @acs_ctrl: ACS Control register of each device on the path, same index
+ *	as in @id, 0 for a device without an ACS capability
+ * @host: the host bridge above the topmost device of the path
  *
  * Parallel arrays rather than an array of structures: no padding, so that
  * p2pdma_judge() can keep two of these on the stack.
@@ -81,7 +86,7 @@ struct p2pdma_path {
 /**
  * enum p2pdma_reason - why a verdict came out the way it did
  * @P2PDMA_REASON_DIRECT: both devices sit below a common upstream device
- *	and nothing on the way redirects, so TLPs are routed by the switch
+ *	and nothing on the way redirects, so TLPs turn around in that device
  * @P2PDMA_REASON_CPU: the traffic crosses the host bridge and the CPU
  *	family is known to route peer-to-peer traffic there
  * @P2PDMA_REASON_HOST_LISTED: the traffic crosses the host bridge(s) and
@@ -92,8 +97,8 @@ struct p2pdma_path {
  *	which it could be looked up in the allow list
  * @P2PDMA_REASON_HOST_SPLIT: refused, the devices are below different
  *	host bridges and an allow list entry only covers traffic within one
- * @P2PDMA_REASON_TOO_DEEP: refused, a path is longer than
- *	%P2PDMA_MAX_HOPS
+ * @P2PDMA_REASON_TOO_DEEP: refused, a path has more than
+ *	%P2PDMA_MAX_HOPS devices
  */
 enum p2pdma_reason {
 	P2PDMA_REASON_DIRECT,
@@ -113,15 +118,20 @@ enum p2pdma_reason {
  * struct p2pdma_verdict - outcome of p2pdma_decide()
  * @map: how DMA between the two devices must be mapped
  * @distance: hops up from the provider to the common upstream device plus
- *	hops up from the client to it; without a common device, the sum of
- *	both path lengths
+ *	hops up from the client to it, also when ACS redirects the traffic
+ *	through the host bridge; without a common device (or for a truncated
+ *	path), the sum of both path lengths
  * @reason: why @map was chosen
  * @common: a common upstream device exists
- * @up_provider: hop index of the common device on the provider path
- * @up_client: hop index of the common device on the client path
- * @acs_hops: per path (0: provider, 1: client) a mask of the hop indexes
- *	whose ACS redirect forces the traffic up to the host bridge
- * @bad_host: %P2PDMA_SIDE_* mask of the host bridges behind a refusal
+ * @up_provider: index of the common device in the provider's path (valid
+ *	if @common)
+ * @up_client: index of the common device in the client's path (valid if
+ *	@common)
+ * @acs_hops: one mask per path, the provider's first, of the path indexes
+ *	whose ACS redirect forces the traffic up to the host bridge; zero
+ *	without a common device
+ * @bad_host: mask of the host bridges behind a refusal, made of
+ *	%P2PDMA_SIDE_PROVIDER and %P2PDMA_SIDE_CLIENT
  */
 struct p2pdma_verdict {
 	enum pci_p2pdma_map_type map;
@@ -139,8 +149,9 @@ struct p2pdma_verdict {
 
 /**
  * struct p2pdma_hbm - hierarchical bitmap holding the free blocks of one order
- * @lvl: @lvl[0] is the leaf bitmap; bit i of @lvl[n + 1] is set when word
- *	i of @lvl[n] is not zero
+ * @lvl: the levels, from the leaf bitmap (entry 0 of @lvl) up to the
+ *	single-word top level (entry @top); bit i of a summary level is set
+ *	when word i of the level below it is not zero
  * @nbits: number of leaf bits
  * @first: block number (at this order) of leaf bit 0
  * @top: index of the top level, which is a single word
