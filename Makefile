@@ -9,6 +9,7 @@
 #   make boot TOPO=<name> SUITE=test|run [KERNEL=...]   one guest run
 #   make bench     the same measurements on upstream and ours, one table
 #   make series    export the git format-patch series (BUILD_EACH=1: build each step)
+#   make deb       Debian packages of our kernel + install/boot check
 #   make check     static checks only
 #   make clean     remove build/ (ccache is kept outside)
 
@@ -20,7 +21,7 @@ PACKAGES := linux-source-6.12 qemu-system-x86 busybox-static sparse coccinelle \
 	ccache quilt bc flex bison libelf-dev libssl-dev cpio kmod dwarves \
 	rsync xz-utils python3 python3-docutils gcc make patch util-linux
 
-.PHONY: deps run test bench series kernel baseline boot check initramfs clean
+.PHONY: deps run test bench series deb kernel baseline boot check initramfs clean
 
 deps:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -59,6 +60,11 @@ bench: deps
 
 series: deps
 	scripts/series.sh
+
+deb: deps
+	@dpkg-query -W dpkg-dev >/dev/null 2>&1 || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q dpkg-dev >/dev/null
+	scripts/deb.sh
 
 clean:
 	rm -rf build

@@ -47,8 +47,8 @@ set +e
 timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
 	-machine "q35$MACHINE_OPTS" -accel tcg -cpu "$CPU" -smp 2 -m "${P2P_MEM:-2G}" \
 	-nographic -no-reboot -serial mon:stdio -display none \
-	-kernel "$obj/arch/x86/boot/bzImage" \
-	-initrd "$top/build/$flavour/initramfs.cpio.gz" \
+	-kernel "${P2P_KERNEL_IMAGE:-$obj/arch/x86/boot/bzImage}" \
+	-initrd "${P2P_INITRD:-$top/build/$flavour/initramfs.cpio.gz}" \
 	-append "$append" \
 	"${drives[@]}" "${devices[@]}" < /dev/null > "$log" 2>&1
 qemu_rc=$?

@@ -44,11 +44,12 @@ ln -s busybox "$root/bin/sh"
 cp "$top/vm/guest/init" "$root/init"
 cp "$top"/vm/guest/*.sh "$root/opt/p2p/guest/"
 cp "$out"/bin/* "$root/opt/p2p/bin/"
-cp -r "$obj/modroot/lib/modules/." "$root/lib/modules/" 2>/dev/null || true
+cp -r "${P2P_MODROOT:-$obj/modroot}/lib/modules/." "$root/lib/modules/" 2>/dev/null || true
 find "$mod" -name '*.ko' -exec cp {} "$root/opt/p2p/modules/" \; 2>/dev/null || true
 if [ -d "$out/selftests" ]; then
 	find "$out/selftests" -maxdepth 1 -type f -perm -u+x \
 		-exec cp {} "$root/opt/p2p/selftests/" \;
 fi
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initramfs.cpio.gz"
-echo "initramfs: $out/initramfs.cpio.gz ($(du -h "$out/initramfs.cpio.gz" | cut -f1))"
+initrd=${P2P_INITRD:-$out/initramfs.cpio.gz}
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$initrd"
+echo "initramfs: $initrd ($(du -h "$initrd" | cut -f1))"
