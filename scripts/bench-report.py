@@ -15,10 +15,12 @@ failed = set()
 with open(f"{out}/raw.csv") as f:
     for row in csv.DictReader(f):
         try:
-            vals[row["metric"]][row["kernel"]].append(float(row["value"]))
-            units[row["metric"]] = row["unit"]
+            value = float(row["value"])
         except ValueError:
             failed.add((row["metric"], row["kernel"]))
+            continue
+        vals[row["metric"]][row["kernel"]].append(value)
+        units[row["metric"]] = row["unit"]
 
 
 def cell(xs):

@@ -12,7 +12,7 @@ set -euo pipefail
 flavour=${1:?usage: build-kernel.sh ours|baseline}
 top=$(cd "$(dirname "$0")/.." && pwd)
 src=$top/build/$flavour/src
-obj=$top/build/$flavour/obj
+obj=$top/build/$flavour/obj${P2P_VARIANT:+-$P2P_VARIANT}
 jobs=${JOBS:-$(nproc)}
 
 export CCACHE_DIR=${CCACHE_DIR:-/var/cache/p2pdma-ccache}
@@ -23,7 +23,13 @@ mkdir -p "$CCACHE_DIR" "$obj"
 
 frags=("$top/kernel/p2pdma-test.config")
 [ "$flavour" = ours ] && frags+=("$top/kernel/ours.config")
-cat "${frags[@]}" > "$obj/fragment.new"
+if [ "${P2P_VARIANT:-}" = bench ]; then
+	# Benchmarks run without the debug set (lockdep, DEBUG_VM, KFENCE,
+	# kmemleak), which would dominate what they measure.
+	sed '/^# --- debugging/,$d' "${frags[@]}" > "$obj/fragment.new"
+else
+	cat "${frags[@]}" > "$obj/fragment.new"
+fi
 
 if ! cmp -s "$obj/fragment.new" "$obj/fragment" || [ ! -f "$obj/.config" ]; then
 	echo "build: configuring $flavour (allnoconfig + fragment)"
@@ -55,4 +61,4 @@ rm -rf "$obj/modroot"
 make -s -C "$src" O="$obj" INSTALL_MOD_PATH="$obj/modroot" \
 	INSTALL_MOD_STRIP=1 modules_install >/dev/null
 cp "$top/build/$flavour/BASE" "$obj/BASE"
-echo "build: $flavour kernel $(cat "$obj/include/config/kernel.release") built in $(( $(date +%s) - start )) s"
+echo "build: $flavour${P2P_VARIANT:+ ($P2P_VARIANT)} kernel $(cat "$obj/include/config/kernel.release") built in $(( $(date +%s) - start )) s"

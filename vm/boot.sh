@@ -16,7 +16,7 @@ topo=${2:?topology}
 suite=${3:?suite}
 limit=${4:-900}
 top=$(cd "$(dirname "$0")/.." && pwd)
-obj=$top/build/$flavour/obj
+obj=$top/build/$flavour/obj${P2P_VARIANT:+-$P2P_VARIANT}
 vmdir=$top/build/vm/$flavour-$topo
 log=$top/build/vm/$flavour-$topo-$suite.log
 
@@ -48,7 +48,7 @@ timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
 	-machine "q35$MACHINE_OPTS" -accel tcg -cpu "$CPU" -smp 2 -m "${P2P_MEM:-2G}" \
 	-nographic -no-reboot -serial mon:stdio -display none \
 	-kernel "${P2P_KERNEL_IMAGE:-$obj/arch/x86/boot/bzImage}" \
-	-initrd "${P2P_INITRD:-$top/build/$flavour/initramfs.cpio.gz}" \
+	-initrd "${P2P_INITRD:-$top/build/$flavour${P2P_VARIANT:+/$P2P_VARIANT}/initramfs.cpio.gz}" \
 	-append "$append" \
 	"${drives[@]}" "${devices[@]}" < /dev/null > "$log" 2>&1
 qemu_rc=$?

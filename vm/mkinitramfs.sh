@@ -10,8 +10,8 @@ set -euo pipefail
 flavour=${1:?usage: mkinitramfs.sh ours|baseline}
 top=$(cd "$(dirname "$0")/.." && pwd)
 src=$top/build/$flavour/src
-obj=$top/build/$flavour/obj
-out=$top/build/$flavour
+obj=$top/build/$flavour/obj${P2P_VARIANT:+-$P2P_VARIANT}
+out=$top/build/$flavour${P2P_VARIANT:+/$P2P_VARIANT}
 root=$out/initramfs
 mkdir -p "$out/bin"
 
