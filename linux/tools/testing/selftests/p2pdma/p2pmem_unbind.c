@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Unbinding the driver of a p2pmem provider, with and without a live user
- * mapping: the unbind must finish (user mappings are torn down, not waited
- * for), the mapping then raises SIGBUS, and after rebinding the provider
- * offers the same amount of p2pmem again.
+ * mapping, and with O_DIRECT I/O into p2pmem in flight: the unbind must
+ * finish (user mappings are torn down, not waited for), the mapping then
+ * raises SIGBUS, and after rebinding the provider offers the same amount of
+ * p2pmem again.
  *
  * Run this LAST: rebinding NVMe renumbers controllers and namespaces.
  */
@@ -163,6 +164,70 @@ TEST_F_TIMEOUT(unbind, unbind_with_live_mapping, 180)
 	ASSERT_EQ(-1, p2p_mismatch(p, len, 92));
 	ASSERT_EQ(0, munmap(p, len));
 	close(fd);
+}
+
+/*
+ * Child: O_DIRECT reads from a peer NVMe into a p2pmem mapping, over and
+ * over, until one fails (the provider went away) or the budget runs out.
+ */
+static void dio_loop(const char *disk, int afd, size_t len)
+{
+	char path[64];
+	int i, fd;
+	char *p;
+
+	snprintf(path, sizeof(path), "/dev/%s", disk);
+	fd = open(path, O_RDONLY | O_DIRECT);
+	p = p2p_map(afd, len);
+	if (fd < 0 || p == MAP_FAILED)
+		_exit(2);
+	for (i = 0; i < 20000; i++)
+		if (pread(fd, p, len, 0) != (ssize_t)len)
+			_exit(0);
+	_exit(1);
+}
+
+TEST_F_TIMEOUT(unbind, unbind_with_io_in_flight, 180)
+{
+	struct sigaction sa = { .sa_handler = on_alarm }, old;
+	const size_t len = 1 << 20;
+	int afd, status, ret;
+	pid_t pid;
+
+	if (self->env.peer[0] < 0)
+		SKIP(return, "no NVMe namespace outside the provider");
+	if (self->env.expect == P2P_EXPECT_REFUSED)
+		SKIP(return, "P2P I/O is refused in topology %s",
+		     self->env.topology);
+
+	afd = p2p_open_allocate(self->env.provider, O_RDWR);
+	ASSERT_LE(0, afd);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		dio_loop(self->env.nvme[self->env.peer[0]].disk, afd, len);
+	close(afd);
+	p2p_msleep(300);	/* let the reads get going */
+
+	/* pinned pages in flight must not keep the unbind from finishing */
+	ASSERT_EQ(0, unbind_bounded(&self->t));
+	ASSERT_FALSE(p2p_has_p2pmem_dir(self->env.provider));
+
+	/* and the reader ends by itself: an error, not a hang */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, &old);
+	alarm(UNBIND_LIMIT_S);
+	ret = waitpid(pid, &status, 0);
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	if (ret != pid) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	ASSERT_EQ(pid, ret);
+	/* exit 0: a read failed after the unbind; SIGBUS is fine too */
+	ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	ASSERT_TRUE(ret == 0 || ret == 128 + SIGBUS);
 }
 
 TEST_HARNESS_MAIN
