@@ -23,9 +23,12 @@ for t in "$top"/vm/tools/*.c; do
 	fi
 done
 
-# The test module, built against this flavour's kernel (public API only).
-mod=$src/tools/testing/p2pdma
-if [ -f "$mod/Makefile" ] || [ -f "$mod/Kbuild" ]; then
+# The test modules, built against this flavour's kernel (public API only),
+# from a copy per kernel build so objects of one never link into another.
+mod=$out/testmod
+if [ -d "$src/tools/testing/p2pdma" ]; then
+	mkdir -p "$mod"
+	rsync -rc "$src/tools/testing/p2pdma/" "$mod/"
 	make -s -C "$obj" M="$mod" modules
 fi
 
