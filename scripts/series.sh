@@ -13,7 +13,9 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$top/build/series
-tree=$work/tree
+# src/ and obj/ side by side, as in build/<flavour>/, so that ccache (with
+# CCACHE_BASEDIR) sees the same relative paths and reuses our builds.
+tree=$work/src
 out=$work/out
 map=$top/kernel/series.map
 pristine=$top/build/pristine
@@ -129,6 +131,9 @@ rm -rf "$work/quilt"
 git -C "$tree" checkout -q p2pdma
 
 if [ -n "${BUILD_EACH:-}" ]; then
+	export CCACHE_DIR=${CCACHE_DIR:-/var/cache/p2pdma-ccache}
+	export CCACHE_BASEDIR=$top/build
+	export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime
 	obj=$work/obj
 	mkdir -p "$obj"
 	cat "$top/kernel/p2pdma-test.config" "$top/kernel/ours.config" > "$obj/fragment"
