@@ -62,8 +62,8 @@ series: deps
 	scripts/series.sh
 
 deb: deps
-	@dpkg-query -W dpkg-dev >/dev/null 2>&1 || \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q dpkg-dev >/dev/null
+	@dpkg-query -W -f='$${Status}' debhelper 2>/dev/null | grep -q 'ok installed' || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q dpkg-dev debhelper >/dev/null
 	scripts/deb.sh
 
 clean:
