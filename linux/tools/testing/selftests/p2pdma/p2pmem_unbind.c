@@ -88,6 +88,21 @@ static void on_alarm(int sig)
 {
 }
 
+/* waitpid() that gives up after UNBIND_LIMIT_S seconds (returns -1). */
+static pid_t waitpid_bounded(pid_t pid, int *status)
+{
+	struct sigaction sa = { .sa_handler = on_alarm }, old;
+	pid_t ret;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, &old);	/* no SA_RESTART: waitpid sees EINTR */
+	alarm(UNBIND_LIMIT_S);
+	ret = waitpid(pid, status, 0);
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	return ret;
+}
+
 /*
  * Unbind from a child so that a hung unbind (stuck in the kernel, where no
  * signal reaches it) cannot hang the test itself; give up after
@@ -95,8 +110,7 @@ static void on_alarm(int sig)
  */
 static int unbind_bounded(const struct unbind_target *t)
 {
-	struct sigaction sa = { .sa_handler = on_alarm }, old;
-	int status, ret;
+	int status;
 	pid_t pid;
 
 	pid = fork();
@@ -105,14 +119,7 @@ static int unbind_bounded(const struct unbind_target *t)
 	if (!pid)
 		_exit(-driver_write(t, "unbind"));
 
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, &old);	/* no SA_RESTART: waitpid sees EINTR */
-	alarm(UNBIND_LIMIT_S);
-	ret = waitpid(pid, &status, 0);
-	alarm(0);
-	sigaction(SIGALRM, &old, NULL);
-
-	if (ret != pid)
+	if (waitpid_bounded(pid, &status) != pid)
 		return -ETIMEDOUT;
 	if (!WIFEXITED(status))
 		return -EINTR;
@@ -189,7 +196,6 @@ static void dio_loop(const char *disk, int afd, size_t len)
 
 TEST_F_TIMEOUT(unbind, unbind_with_io_in_flight, 180)
 {
-	struct sigaction sa = { .sa_handler = on_alarm }, old;
 	const size_t len = 1 << 20;
 	int afd, status, ret;
 	pid_t pid;
@@ -214,12 +220,7 @@ TEST_F_TIMEOUT(unbind, unbind_with_io_in_flight, 180)
 	ASSERT_FALSE(p2p_has_p2pmem_dir(self->env.provider));
 
 	/* and the reader ends by itself: an error, not a hang */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, &old);
-	alarm(UNBIND_LIMIT_S);
-	ret = waitpid(pid, &status, 0);
-	alarm(0);
-	sigaction(SIGALRM, &old, NULL);
+	ret = waitpid_bounded(pid, &status);
 	if (ret != pid) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
