@@ -26,8 +26,11 @@
  *    allocations and zap user mappings; devm_memunmap_pages(), which waits
  *    for every reference above; unlink and free the range.
  *  - One spinlock per provider guards the range list and every range's
- *    allocator.  Pages can be freed from any context (the last put_page()
- *    of a mapped page), so it is always taken with interrupts disabled.
+ *    buddy allocator.  Each range also has a per-CPU cache of small free
+ *    blocks with a spinlock of its own, which may be held when taking the
+ *    provider's lock, never the other way round.  Pages can be freed from
+ *    any context (the last put_page() of a mapped page), so both are
+ *    always taken with interrupts disabled.
  */
 
 #define pr_fmt(fmt) "pci-p2pdma: " fmt
@@ -37,6 +40,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pci-p2pdma.h>
+#include <linux/percpu.h>
 #include <linux/percpu-refcount.h>
 #include <linux/random.h>
 #include <linux/rculist.h>
@@ -61,6 +65,27 @@ struct pci_p2pdma {
 	bool published;
 };
 
+/* Blocks of order 0 to this (64 KiB with 4 KiB pages) are cached per CPU. */
+#define P2PDMA_PCP_MAX_ORDER	4
+#define P2PDMA_PCP_ORDERS	(P2PDMA_PCP_MAX_ORDER + 1)
+#define P2PDMA_PCP_SLOTS	16
+#define P2PDMA_PCP_BATCH	8
+
+/**
+ * struct p2pdma_pcp - one CPU's cache of free blocks of one range
+ * @lock: guards the cache; only a drain takes it from another CPU
+ * @pages: number of pages cached, for p2pdma_totals(); it changes under
+ *	the provider's lock too whenever blocks move to or from the buddy
+ * @count: number of cached blocks per order
+ * @blk: first page number of each cached block, per order, used as a stack
+ */
+struct p2pdma_pcp {
+	spinlock_t lock;	/* this cache */
+	unsigned long pages;
+	u8 count[P2PDMA_PCP_ORDERS];
+	unsigned long blk[P2PDMA_PCP_ORDERS][P2PDMA_PCP_SLOTS];
+};
+
 /**
  * struct p2pdma_range - one pci_p2pdma_add_resource() call
  * @pgmap: the ZONE_DEVICE mapping; @pgmap.ref counts users of the range
@@ -71,6 +96,10 @@ struct pci_p2pdma {
  * @kaddr: kernel address of the first page
  * @bus_offset: PCI bus address minus CPU physical address
  * @buddy: allocator over the range, in bus page frame numbers
+ * @pcp: per-CPU caches of small free blocks
+ * @inuse: one bit per allocated page, bit 0 standing for page @inuse_base
+ * @inuse_base: @buddy->origin rounded down to a multiple of BITS_PER_LONG,
+ *	so that an aligned block of up to BITS_PER_LONG pages is in one word
  */
 struct p2pdma_range {
 	struct dev_pagemap pgmap;
@@ -81,6 +110,9 @@ struct p2pdma_range {
 	void *kaddr;
 	u64 bus_offset;
 	struct p2pdma_buddy *buddy;
+	struct p2pdma_pcp __percpu *pcp;
+	atomic_long_t *inuse;
+	unsigned long inuse_base;
 };
 
 static struct p2pdma_range *to_p2pdma_range(struct dev_pagemap *pgmap)
@@ -120,8 +152,9 @@ static struct p2pdma_range *to_p2pdma_range(struct dev_pagemap *pgmap)
  *    blocks; each is first checked to be fully allocated (a bit test per
  *    order from its own up, a search per order below it), then freed with
  *    at most one merge per order, each merge O(log64 N): O((1 + log n) *
- *    orders * log64 N), so O(orders * log64 N) for the single pages that
- *    ->page_free() returns.
+ *    orders * log64 N), so O(orders * log64 N) for a single page.  The
+ *    glue skips the check, which the bitmap of allocated pages below
+ *    replaces: its frees cost at most one merge per order.
  *
  * The leaf bitmaps of all orders add up to about two bits per page,
  * summaries to 1/63 of that.
@@ -131,10 +164,30 @@ static struct p2pdma_range *to_p2pdma_range(struct dev_pagemap *pgmap)
  * aligned on the bus.  A request of n pages takes a 2^ceil(log2 n) block
  * and gives the tail back, so it costs n pages.
  *
- * The price: the allocator is not lock-free.  Every allocation and every
- * free, including each page of a user mapping returned by ->page_free(),
- * takes the provider's spinlock once, with interrupts disabled, so CPUs
- * that allocate or free on one provider at the same time serialise.
+ * Per-CPU caches: a power-of-two block of up to 2^P2PDMA_PCP_MAX_ORDER
+ * pages comes from, and goes back to, a small stack per order in the
+ * range's cache for the current CPU, much like mm's per-CPU page lists.
+ * Pushing or popping is O(1) under the cache's own lock, which only a
+ * drain contends for.  An empty stack takes P2PDMA_PCP_BATCH blocks from
+ * the buddy at once, a full one gives that many back, each time under
+ * the provider's lock.  Cached blocks are allocated as far as the buddy
+ * knows, so they cannot merge; whenever the buddy cannot serve a request,
+ * every CPU's caches of every live range are drained into it and the
+ * request is tried once more, so they never cause a failure on their own.
+ * The available count includes cached pages.
+ *
+ * Because a cached block looks allocated to the buddy, frees are checked
+ * against a bitmap of allocated pages instead: every allocation sets its
+ * pages' bits, every free clears them with one cmpxchg per word, and a free
+ * of a page whose bit is clear is refused and logged.  A span that covers
+ * several words and fails part of the way restores the words it cleared.
+ *
+ * The price: one more bit per page, up to 496 pages per CPU and range
+ * kept out of the buddy (and its merges) until a drain, and a drain that
+ * visits every possible CPU each time a request cannot be served.  Larger
+ * and non-power-of-two requests, cache refills and overflows, and filling
+ * user mappings still take the provider's spinlock with interrupts disabled,
+ * so those serialise on one provider.
  */
 
 static unsigned int hbm_layout(unsigned long nbits, unsigned long *words)
@@ -304,6 +357,13 @@ static void buddy_put_span(struct p2pdma_buddy *b, unsigned long pg,
 	}
 }
 
+#if IS_ENABLED(CONFIG_KUNIT)
+/*
+ * Checked frees are for the KUnit suite only: the glue checks its frees
+ * against the range's bitmap of allocated pages, since blocks in the
+ * per-CPU caches look allocated to the buddy.
+ */
+
 /* True when no page of block @blk of order @order is free. */
 static bool buddy_block_busy(const struct p2pdma_buddy *b, unsigned int order,
 			     unsigned long blk)
@@ -327,6 +387,7 @@ static bool buddy_block_busy(const struct p2pdma_buddy *b, unsigned int order,
 	}
 	return true;
 }
+#endif
 
 /* Take the lowest free block of the smallest order >= @order and split it. */
 static bool buddy_take(struct p2pdma_buddy *b, unsigned int order,
@@ -503,6 +564,7 @@ VISIBLE_IF_KUNIT unsigned long p2pdma_buddy_alloc_upto(struct p2pdma_buddy *b,
 }
 EXPORT_SYMBOL_IF_KUNIT(p2pdma_buddy_alloc_upto);
 
+#if IS_ENABLED(CONFIG_KUNIT)
 /**
  * p2pdma_buddy_free() - free pages
  * @b: allocator
@@ -540,6 +602,28 @@ VISIBLE_IF_KUNIT int p2pdma_buddy_free(struct p2pdma_buddy *b,
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(p2pdma_buddy_free);
+#endif
+
+/**
+ * p2pdma_inuse_clear() - clear bits of a word if they are all set
+ * @word: word of a bitmap of allocated pages
+ * @mask: bits to clear
+ *
+ * Return: true if every bit of @mask was set and is now clear, false if
+ * some was clear, in which case @word is left as it was.
+ */
+VISIBLE_IF_KUNIT bool p2pdma_inuse_clear(atomic_long_t *word,
+					 unsigned long mask)
+{
+	long old = atomic_long_read(word);
+
+	do {
+		if ((old & mask) != mask)
+			return false;
+	} while (!atomic_long_try_cmpxchg(word, &old, old & ~mask));
+	return true;
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_inuse_clear);
 
 /*
  * Routing policy
@@ -837,21 +921,198 @@ static const char *p2pdma_free_error(int err)
 	}
 }
 
+/* Bits [@bit, @next) of an in-use bitmap, all in the word of @bit. */
+static unsigned long p2pdma_inuse_mask(unsigned long bit, unsigned long next)
+{
+	return GENMASK((next - 1) % BITS_PER_LONG, bit % BITS_PER_LONG);
+}
+
+/* End of the run of bits from @bit to @end that lies in one word. */
+static unsigned long p2pdma_inuse_next(unsigned long bit, unsigned long end)
+{
+	return min(round_down(bit, BITS_PER_LONG) + BITS_PER_LONG, end);
+}
+
+/* Mark pages just taken from the buddy or a cache as allocated. */
+static void p2pdma_inuse_set(struct p2pdma_range *range, unsigned long pg,
+			     unsigned long npages)
+{
+	unsigned long bit = pg - range->inuse_base, end = bit + npages, next;
+
+	for (; bit < end; bit = next) {
+		next = p2pdma_inuse_next(bit, end);
+		atomic_long_or(p2pdma_inuse_mask(bit, next),
+			       &range->inuse[bit / BITS_PER_LONG]);
+	}
+}
+
+/*
+ * Claim pages for freeing by clearing their in-use bits, which must all be
+ * set.  If some are not, the words cleared so far are set again and the
+ * pages stay as they were.
+ */
+static int p2pdma_inuse_claim(struct p2pdma_range *range, unsigned long pg,
+			      unsigned long npages)
+{
+	const struct p2pdma_buddy *b = range->buddy;
+	unsigned long start, bit, end, next;
+
+	if (!npages || pg < b->origin || npages > b->npages ||
+	    pg - b->origin > b->npages - npages)
+		return -ERANGE;
+
+	start = pg - range->inuse_base;
+	end = start + npages;
+	for (bit = start; bit < end; bit = next) {
+		next = p2pdma_inuse_next(bit, end);
+		if (!p2pdma_inuse_clear(&range->inuse[bit / BITS_PER_LONG],
+					p2pdma_inuse_mask(bit, next)))
+			break;
+	}
+	if (bit == end)
+		return 0;
+	p2pdma_inuse_set(range, pg, bit - start);
+	return -ENOENT;
+}
+
+/* Give cached blocks of @order back to the buddy until @keep are left. */
+static void p2pdma_pcp_flush(struct p2pdma_range *range,
+			     struct p2pdma_pcp *pcp, unsigned int order,
+			     unsigned int keep)
+{
+	struct p2pdma_buddy *b = range->buddy;
+
+	lockdep_assert_held(&pcp->lock);
+	spin_lock(&range->p2pdma->lock);
+	while (pcp->count[order] > keep) {
+		unsigned long pg = pcp->blk[order][--pcp->count[order]];
+
+		buddy_put_block(b, order, pg >> order);
+		b->nfree += BIT(order);
+		WRITE_ONCE(pcp->pages, pcp->pages - BIT(order));
+	}
+	spin_unlock(&range->p2pdma->lock);
+}
+
+/*
+ * Take a block of @order from the current CPU's cache, refilling an empty
+ * stack from the buddy.  Being moved to another CPU on the way only means
+ * using that CPU's cache, under its lock.
+ */
+static bool p2pdma_pcp_pop(struct p2pdma_range *range, unsigned int order,
+			   unsigned long *pg)
+{
+	struct p2pdma_pcp *pcp = raw_cpu_ptr(range->pcp);
+	unsigned long *blk = pcp->blk[order];
+	unsigned long flags;
+	unsigned int n, i;
+	bool got = false;
+
+	spin_lock_irqsave(&pcp->lock, flags);
+	n = pcp->count[order];
+	if (!n) {
+		spin_lock(&range->p2pdma->lock);
+		while (n < P2PDMA_PCP_BATCH &&
+		       p2pdma_buddy_alloc(range->buddy, BIT(order), &blk[n]))
+			n++;
+		WRITE_ONCE(pcp->pages, pcp->pages + ((unsigned long)n << order));
+		spin_unlock(&range->p2pdma->lock);
+		/* Lowest block on top: hand them out in the buddy's order. */
+		for (i = 0; i < n / 2; i++)
+			swap(blk[i], blk[n - 1 - i]);
+	}
+	if (n) {
+		*pg = blk[--n];
+		WRITE_ONCE(pcp->pages, pcp->pages - BIT(order));
+		got = true;
+	}
+	pcp->count[order] = n;
+	spin_unlock_irqrestore(&pcp->lock, flags);
+	return got;
+}
+
+/* Put a freed block of @order in the current CPU's cache. */
+static void p2pdma_pcp_push(struct p2pdma_range *range, unsigned int order,
+			    unsigned long pg)
+{
+	struct p2pdma_pcp *pcp = raw_cpu_ptr(range->pcp);
+	unsigned long flags;
+
+	spin_lock_irqsave(&pcp->lock, flags);
+	if (pcp->count[order] == P2PDMA_PCP_SLOTS)
+		p2pdma_pcp_flush(range, pcp, order,
+				 P2PDMA_PCP_SLOTS - P2PDMA_PCP_BATCH);
+	pcp->blk[order][pcp->count[order]++] = pg;
+	WRITE_ONCE(pcp->pages, pcp->pages + BIT(order));
+	spin_unlock_irqrestore(&pcp->lock, flags);
+}
+
+/* Empty every CPU's cache of @range into its buddy; true if any held some. */
+static bool p2pdma_pcp_drain(struct p2pdma_range *range)
+{
+	unsigned int cpu, order;
+	unsigned long flags;
+	bool any = false;
+
+	for_each_possible_cpu(cpu) {
+		struct p2pdma_pcp *pcp = per_cpu_ptr(range->pcp, cpu);
+
+		if (!READ_ONCE(pcp->pages))
+			continue;
+		spin_lock_irqsave(&pcp->lock, flags);
+		for (order = 0; order < P2PDMA_PCP_ORDERS; order++) {
+			if (!pcp->count[order])
+				continue;
+			p2pdma_pcp_flush(range, pcp, order, 0);
+			any = true;
+		}
+		spin_unlock_irqrestore(&pcp->lock, flags);
+	}
+	return any;
+}
+
+/* Pages a range's caches hold, summed without locks: a statistic. */
+static unsigned long p2pdma_pcp_pages(struct p2pdma_range *range)
+{
+	unsigned long pages = 0;
+	unsigned int cpu;
+
+	for_each_possible_cpu(cpu)
+		pages += READ_ONCE(per_cpu_ptr(range->pcp, cpu)->pages);
+	return pages;
+}
+
+/* Hand claimed pages back: a small aligned block to a cache, else the buddy. */
+static void p2pdma_range_release(struct p2pdma_range *range, unsigned long pg,
+				 unsigned long npages)
+{
+	struct p2pdma_buddy *b = range->buddy;
+	unsigned long flags;
+
+	if (npages <= BIT(P2PDMA_PCP_MAX_ORDER) && is_power_of_2(npages) &&
+	    IS_ALIGNED(pg, npages)) {
+		p2pdma_pcp_push(range, ilog2(npages), pg);
+		return;
+	}
+	spin_lock_irqsave(&range->p2pdma->lock, flags);
+	buddy_put_span(b, pg, npages);
+	b->nfree += npages;
+	spin_unlock_irqrestore(&range->p2pdma->lock, flags);
+}
+
 /* Give pages back to a range; the caller drops the range references. */
 static int p2pdma_range_free(struct p2pdma_range *range, unsigned long pg,
 			     unsigned long npages)
 {
-	unsigned long flags;
-	int err;
+	int err = p2pdma_inuse_claim(range, pg, npages);
 
-	spin_lock_irqsave(&range->p2pdma->lock, flags);
-	err = p2pdma_buddy_free(range->buddy, pg, npages);
-	spin_unlock_irqrestore(&range->p2pdma->lock, flags);
 	/* Rate limited: ->page_free() can fail for every page of a mapping. */
 	if (err)
 		dev_warn_ratelimited(&range->provider->dev,
 				     "p2pmem: not freeing %lu page(s) at bus pfn %#lx: %s\n",
 				     npages, pg, p2pdma_free_error(err));
+	else
+		p2pdma_range_release(range, pg, npages);
 	return err;
 }
 
@@ -878,15 +1139,15 @@ static const struct dev_pagemap_ops p2pdma_pgmap_ops = {
 };
 
 /*
- * Take pages from the first live range that has them, with a reference on
- * that range: @npages contiguous pages if @contig, else one block of at
- * most @npages (p2pdma_buddy_alloc_upto()).  Called under rcu_read_lock().
- * Returns the number of pages taken, -ENOMEM if no live range has enough,
- * -ENODEV if there is no live range.
+ * Take pages from the buddy of the first live range that has them, with a
+ * reference on that range: @npages contiguous pages if @contig, else one
+ * block of at most @npages (p2pdma_buddy_alloc_upto()).  Called under
+ * rcu_read_lock().  Returns the number of pages taken, -ENOMEM if no live
+ * range has enough, -ENODEV if there is no live range.
  */
-static long p2pdma_take(struct pci_p2pdma *p2pdma, unsigned long npages,
-			bool contig, struct p2pdma_range **rangep,
-			unsigned long *pg)
+static long p2pdma_take_once(struct pci_p2pdma *p2pdma, unsigned long npages,
+			     bool contig, struct p2pdma_range **rangep,
+			     unsigned long *pg)
 {
 	struct p2pdma_range *range;
 	unsigned long flags, n;
@@ -913,29 +1174,85 @@ static long p2pdma_take(struct pci_p2pdma *p2pdma, unsigned long npages,
 	return ret;
 }
 
-/* Free kernel-allocated memory; returns its range, whose ref to drop. */
+/* Drain the caches of every live range; true if they held any pages. */
+static bool p2pdma_drain(struct pci_p2pdma *p2pdma)
+{
+	struct p2pdma_range *range;
+	bool any = false;
+
+	list_for_each_entry_rcu(range, &p2pdma->ranges, node)
+		if (READ_ONCE(range->live))
+			any |= p2pdma_pcp_drain(range);
+	return any;
+}
+
+/*
+ * p2pdma_take_once(), tried again after draining the caches if it finds no
+ * room, so that cached pages never make it fail.  Marks the pages taken as
+ * allocated.  Called under rcu_read_lock(), without the provider's lock.
+ */
+static long p2pdma_take(struct pci_p2pdma *p2pdma, unsigned long npages,
+			bool contig, struct p2pdma_range **rangep,
+			unsigned long *pg)
+{
+	long ret = p2pdma_take_once(p2pdma, npages, contig, rangep, pg);
+
+	if (ret == -ENOMEM && p2pdma_drain(p2pdma))
+		ret = p2pdma_take_once(p2pdma, npages, contig, rangep, pg);
+	if (ret > 0)
+		p2pdma_inuse_set(*rangep, *pg, ret);
+	return ret;
+}
+
+/*
+ * A block of @order from the cache of the first live range that has one,
+ * or whose buddy can refill it, with a reference on that range.  Called
+ * under rcu_read_lock().  Returns the number of pages taken or -ENOMEM.
+ */
+static long p2pdma_take_cached(struct pci_p2pdma *p2pdma, unsigned int order,
+			       struct p2pdma_range **rangep, unsigned long *pg)
+{
+	struct p2pdma_range *range;
+
+	list_for_each_entry_rcu(range, &p2pdma->ranges, node) {
+		if (!READ_ONCE(range->live) ||
+		    !percpu_ref_tryget_live_rcu(&range->pgmap.ref))
+			continue;
+		if (p2pdma_pcp_pop(range, order, pg)) {
+			p2pdma_inuse_set(range, *pg, BIT(order));
+			*rangep = range;
+			return BIT(order);
+		}
+		percpu_ref_put(&range->pgmap.ref);
+	}
+	return -ENOMEM;
+}
+
+/*
+ * Free kernel-allocated memory; returns its range, whose ref to drop.
+ * Called under rcu_read_lock().
+ */
 static struct p2pdma_range *p2pdma_free_pages(struct pci_p2pdma *p2pdma,
 					      void *addr, unsigned long npages)
 {
-	struct p2pdma_range *range, *found = NULL;
-	unsigned long flags;
-	int err = -ERANGE;
+	struct p2pdma_range *range;
+	unsigned long pg;
+	int err;
 
 	if (!PAGE_ALIGNED(addr))
 		return ERR_PTR(-EINVAL);
 
-	spin_lock_irqsave(&p2pdma->lock, flags);
-	list_for_each_entry(range, &p2pdma->ranges, node) {
-		if (p2pdma_range_holds(range, addr)) {
-			err = p2pdma_buddy_free(range->buddy,
-						p2pdma_range_pgno(range, addr),
-						npages);
-			found = range;
-			break;
-		}
+	list_for_each_entry_rcu(range, &p2pdma->ranges, node) {
+		if (!p2pdma_range_holds(range, addr))
+			continue;
+		pg = p2pdma_range_pgno(range, addr);
+		err = p2pdma_inuse_claim(range, pg, npages);
+		if (err)
+			return ERR_PTR(err);
+		p2pdma_range_release(range, pg, npages);
+		return range;
 	}
-	spin_unlock_irqrestore(&p2pdma->lock, flags);
-	return err ? ERR_PTR(err) : found;
+	return ERR_PTR(-ERANGE);
 }
 
 static void p2pdma_totals(struct pci_dev *pdev, size_t *size, size_t *avail)
@@ -952,7 +1269,8 @@ static void p2pdma_totals(struct pci_dev *pdev, size_t *size, size_t *avail)
 		spin_lock_irqsave(&p2pdma->lock, flags);
 		list_for_each_entry(range, &p2pdma->ranges, node) {
 			*size += range->buddy->npages << PAGE_SHIFT;
-			*avail += range->buddy->nfree << PAGE_SHIFT;
+			*avail += (range->buddy->nfree +
+				   p2pdma_pcp_pages(range)) << PAGE_SHIFT;
 		}
 		spin_unlock_irqrestore(&p2pdma->lock, flags);
 	}
@@ -1170,7 +1488,7 @@ static void p2pdma_range_quiesce(void *data)
 	unsigned long flags;
 
 	spin_lock_irqsave(&range->p2pdma->lock, flags);
-	range->live = false;
+	WRITE_ONCE(range->live, false);
 	spin_unlock_irqrestore(&range->p2pdma->lock, flags);
 
 	sysfs_remove_file_from_group(&pdev->dev.kobj, &p2pmem_alloc_attr.attr,
@@ -1185,6 +1503,7 @@ static void p2pdma_range_retire(void *data)
 	unsigned long flags;
 
 	if (!list_empty(&range->node)) {
+		p2pdma_pcp_drain(range);
 		if (range->buddy->nfree != range->buddy->npages)
 			pci_warn(range->provider,
 				 "p2pmem: %lu page(s) still allocated at removal\n",
@@ -1195,6 +1514,8 @@ static void p2pdma_range_retire(void *data)
 		/* pci_p2pmem_virt_to_bus() walks the list under RCU only. */
 		synchronize_rcu();
 	}
+	free_percpu(range->pcp);
+	kvfree(range->inuse);
 	p2pdma_buddy_destroy(range->buddy);
 	kfree(range);
 }
@@ -1205,6 +1526,8 @@ static struct p2pdma_range *p2pdma_range_create(struct pci_dev *pdev, int bar,
 	struct p2pdma_range *range;
 	struct dev_pagemap *pgmap;
 	int nid = dev_to_node(&pdev->dev);
+	unsigned long nbits;
+	unsigned int cpu;
 	u64 bus_start;
 
 	range = kzalloc_node(sizeof(*range), GFP_KERNEL, nid);
@@ -1227,11 +1550,25 @@ static struct p2pdma_range *p2pdma_range_create(struct pci_dev *pdev, int bar,
 
 	range->buddy = p2pdma_buddy_create(bus_start >> PAGE_SHIFT,
 					   size >> PAGE_SHIFT, nid);
-	if (!range->buddy) {
-		kfree(range);
-		return NULL;
-	}
+	if (!range->buddy)
+		goto fail;
+	range->inuse_base = round_down(range->buddy->origin, BITS_PER_LONG);
+	nbits = range->buddy->origin + range->buddy->npages - range->inuse_base;
+	range->inuse = kvcalloc_node(BITS_TO_LONGS(nbits),
+				     sizeof(*range->inuse), GFP_KERNEL, nid);
+	range->pcp = alloc_percpu(struct p2pdma_pcp);
+	if (!range->inuse || !range->pcp)
+		goto fail;
+	for_each_possible_cpu(cpu)
+		spin_lock_init(&per_cpu_ptr(range->pcp, cpu)->lock);
 	return range;
+
+fail:
+	free_percpu(range->pcp);
+	kvfree(range->inuse);
+	p2pdma_buddy_destroy(range->buddy);
+	kfree(range);
+	return NULL;
 }
 
 /**
@@ -1298,7 +1635,7 @@ int pci_p2pdma_add_resource(struct pci_dev *pdev, int bar, size_t size,
 
 	range->kaddr = addr;
 	spin_lock_irqsave(&range->p2pdma->lock, flags);
-	range->live = true;
+	WRITE_ONCE(range->live, true);
 	list_add_tail_rcu(&range->node, &range->p2pdma->ranges);
 	spin_unlock_irqrestore(&range->p2pdma->lock, flags);
 
@@ -1748,9 +2085,9 @@ EXPORT_SYMBOL_GPL(pci_p2pmem_find_many);
  */
 void *pci_alloc_p2pmem(struct pci_dev *pdev, size_t size)
 {
+	unsigned long pg, npages = p2pdma_bytes_to_pages(size);
 	struct p2pdma_range *range;
 	struct pci_p2pdma *p2pdma;
-	unsigned long pg;
 	long n = -ENODEV;
 
 	if (!size)
@@ -1759,9 +2096,11 @@ void *pci_alloc_p2pmem(struct pci_dev *pdev, size_t size)
 	/* RCU keeps p2pdma valid; the range ref then pins the memory. */
 	rcu_read_lock();
 	p2pdma = rcu_dereference(pdev->p2pdma);
-	if (p2pdma)
-		n = p2pdma_take(p2pdma, p2pdma_bytes_to_pages(size), true,
-				&range, &pg);
+	if (p2pdma && npages <= BIT(P2PDMA_PCP_MAX_ORDER) &&
+	    is_power_of_2(npages))
+		n = p2pdma_take_cached(p2pdma, ilog2(npages), &range, &pg);
+	if (p2pdma && n <= 0)
+		n = p2pdma_take(p2pdma, npages, true, &range, &pg);
 	rcu_read_unlock();
 	return n > 0 ? p2pdma_range_addr(range, pg) : NULL;
 }

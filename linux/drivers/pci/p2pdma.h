@@ -18,6 +18,7 @@
 #ifndef _DRIVERS_PCI_P2PDMA_H
 #define _DRIVERS_PCI_P2PDMA_H
 
+#include <linux/atomic.h>
 #include <linux/dma-map-ops.h>
 #include <linux/pci_regs.h>
 #include <linux/types.h>
@@ -208,6 +209,7 @@ unsigned long p2pdma_buddy_alloc_upto(struct p2pdma_buddy *b,
 				      unsigned long *first);
 int p2pdma_buddy_free(struct p2pdma_buddy *b, unsigned long first,
 		      unsigned long npages);
+bool p2pdma_inuse_clear(atomic_long_t *word, unsigned long mask);
 #endif
 
 #endif /* _DRIVERS_PCI_P2PDMA_H */

@@ -709,7 +709,32 @@ static void p2pdma_test_buddy_random(struct kunit *test)
 	}
 }
 
+/* The in-use check of a free: all bits of the block set, or no change. */
+static void p2pdma_test_inuse_clear(struct kunit *test)
+{
+	atomic_long_t word = ATOMIC_LONG_INIT(0xff);
+
+	KUNIT_EXPECT_TRUE(test, p2pdma_inuse_clear(&word, 0x0f));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&word), 0xf0L);
+	/* Already free, then partly free: refused, word unchanged. */
+	KUNIT_EXPECT_FALSE(test, p2pdma_inuse_clear(&word, 0x03));
+	KUNIT_EXPECT_FALSE(test, p2pdma_inuse_clear(&word, 0x1c));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&word), 0xf0L);
+	KUNIT_EXPECT_TRUE(test, p2pdma_inuse_clear(&word, 0x30));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&word), 0xc0L);
+
+	/* The top bit, as a block at the end of a word has it. */
+	atomic_long_set(&word, -1L);
+	KUNIT_EXPECT_TRUE(test, p2pdma_inuse_clear(&word, BIT(BITS_PER_LONG - 1)));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&word), LONG_MAX);
+	KUNIT_EXPECT_FALSE(test, p2pdma_inuse_clear(&word, ~0UL));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&word), LONG_MAX);
+	KUNIT_EXPECT_TRUE(test, p2pdma_inuse_clear(&word, LONG_MAX));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&word), 0L);
+}
+
 static struct kunit_case p2pdma_buddy_cases[] = {
+	KUNIT_CASE(p2pdma_test_inuse_clear),
 	KUNIT_CASE(p2pdma_test_buddy_alignment),
 	KUNIT_CASE(p2pdma_test_buddy_exhaustion),
 	KUNIT_CASE(p2pdma_test_buddy_coalescing),
