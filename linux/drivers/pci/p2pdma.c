@@ -1011,8 +1011,15 @@ static bool p2pdma_pcp_pop(struct p2pdma_range *range, unsigned int order,
 	spin_lock_irqsave(&pcp->lock, flags);
 	n = pcp->count[order];
 	if (!n) {
+		/*
+		 * Take one block, splitting a larger one if need be, and then
+		 * only blocks that are already free at exactly this order:
+		 * splitting more would scatter cached blocks over the pool and
+		 * cost larger allocations their room.
+		 */
 		spin_lock(&range->p2pdma->lock);
 		while (n < P2PDMA_PCP_BATCH &&
+		       (!n || range->buddy->nonempty & BIT(order)) &&
 		       p2pdma_buddy_alloc(range->buddy, BIT(order), &blk[n]))
 			n++;
 		WRITE_ONCE(pcp->pages, pcp->pages + ((unsigned long)n << order));
