@@ -1006,20 +1006,21 @@ static bool p2pdma_pcp_pop(struct p2pdma_range *range, unsigned int order,
 	unsigned long *blk = pcp->blk[order];
 	unsigned long flags;
 	unsigned int n, i;
-	bool got = false;
+	bool got = false, exact;
 
 	spin_lock_irqsave(&pcp->lock, flags);
 	n = pcp->count[order];
 	if (!n) {
 		/*
-		 * Take one block, splitting a larger one if need be, and then
-		 * only blocks that are already free at exactly this order:
-		 * splitting more would scatter cached blocks over the pool and
-		 * cost larger allocations their room.
+		 * Batch only blocks that were already free at exactly this
+		 * order; otherwise take one, splitting a larger block, and not
+		 * the rest of that split: caching it would scatter cached
+		 * blocks over the pool and cost larger allocations their room.
 		 */
 		spin_lock(&range->p2pdma->lock);
+		exact = range->buddy->nonempty & BIT(order);
 		while (n < P2PDMA_PCP_BATCH &&
-		       (!n || range->buddy->nonempty & BIT(order)) &&
+		       (!n || (exact && range->buddy->nonempty & BIT(order))) &&
 		       p2pdma_buddy_alloc(range->buddy, BIT(order), &blk[n]))
 			n++;
 		WRITE_ONCE(pcp->pages, pcp->pages + ((unsigned long)n << order));
