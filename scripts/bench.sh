@@ -34,4 +34,5 @@ for ((r = 1; r <= reps; r++)); do
 		cp "$top/build/vm/$k-bench-bench.log" "$out/$k-$r.log"
 	done
 done
-python3 "$top/scripts/bench-report.py" "$out"
+# Debian's interpreter, where python3-matplotlib installs, whatever PATH says.
+/usr/bin/python3 "$top/scripts/bench-report.py" "$out"
