@@ -70,6 +70,17 @@ struct pci_p2pdma {
 #define P2PDMA_PCP_ORDERS	(P2PDMA_PCP_MAX_ORDER + 1)
 #define P2PDMA_PCP_SLOTS	16
 #define P2PDMA_PCP_BATCH	8
+/*
+ * The caches of all CPUs together keep at most 1/P2PDMA_PCP_SHARE of a
+ * range out of its buddy, and each may hold one block of the largest cached
+ * order whatever the range's size.
+ */
+#define P2PDMA_PCP_SHARE	256
+/*
+ * Below 1/P2PDMA_PCP_LOW of its pages free, a range's caches are drained
+ * before each allocation that bypasses them.
+ */
+#define P2PDMA_PCP_LOW		8
 
 /**
  * struct p2pdma_pcp - one CPU's cache of free blocks of one range
@@ -97,6 +108,7 @@ struct p2pdma_pcp {
  * @bus_offset: PCI bus address minus CPU physical address
  * @buddy: allocator over the range, in bus page frame numbers
  * @pcp: per-CPU caches of small free blocks
+ * @pcp_high: most pages one CPU's cache may hold
  * @inuse: one bit per allocated page, bit 0 standing for page @inuse_base
  * @inuse_base: @buddy->origin rounded down to a multiple of BITS_PER_LONG,
  *	so that an aligned block of up to BITS_PER_LONG pages is in one word
@@ -111,6 +123,7 @@ struct p2pdma_range {
 	u64 bus_offset;
 	struct p2pdma_buddy *buddy;
 	struct p2pdma_pcp __percpu *pcp;
+	unsigned long pcp_high;
 	atomic_long_t *inuse;
 	unsigned long inuse_base;
 };
@@ -162,19 +175,32 @@ static struct p2pdma_range *to_p2pdma_range(struct dev_pagemap *pgmap)
  * Blocks are aligned to their size in absolute page numbers (the glue uses
  * bus page frame numbers), so a power-of-two allocation is naturally
  * aligned on the bus.  A request of n pages takes a 2^ceil(log2 n) block
- * and gives the tail back, so it costs n pages.
+ * and gives the tail back, so it costs n pages.  When no block is large
+ * enough, a contiguous request takes the lowest run of adjacent free
+ * blocks that is long enough, unaligned (p2pdma_buddy_alloc_fit()), so it
+ * fails only where a first-fit search would; only that fallback depends on
+ * fragmentation: it visits the free blocks of order log2(n) - 1 and up.
  *
  * Per-CPU caches: a power-of-two block of up to 2^P2PDMA_PCP_MAX_ORDER
  * pages comes from, and goes back to, a small stack per order in the
  * range's cache for the current CPU, much like mm's per-CPU page lists.
  * Pushing or popping is O(1) under the cache's own lock, which only a
  * drain contends for.  An empty stack takes P2PDMA_PCP_BATCH blocks from
- * the buddy at once, a full one gives that many back, each time under
- * the provider's lock.  Cached blocks are allocated as far as the buddy
- * knows, so they cannot merge; whenever the buddy cannot serve a request,
- * every CPU's caches of every live range are drained into it and the
- * request is tried once more, so they never cause a failure on their own.
- * The available count includes cached pages.
+ * the buddy at once (only blocks free at exactly that order, so as not to
+ * split larger ones for it), a full one gives that many back, each time
+ * under the provider's lock.  A CPU's cache holds at most
+ * 1/(P2PDMA_PCP_SHARE * CPUs) of the range, or one 2^P2PDMA_PCP_MAX_ORDER
+ * block if that is more.  Cached blocks are allocated as far as the buddy
+ * knows, so they cannot merge and allocations that bypass the caches are
+ * placed around them.  Three drains keep that in check: whenever the buddy
+ * cannot serve a request, every CPU's caches of every live range are
+ * drained into it and the request is tried once more, so they never cause
+ * a failure on their own; below 1/P2PDMA_PCP_LOW of a range free, every
+ * allocation that bypasses the caches drains them first; and when a free
+ * brings a range back above 1 - 1/P2PDMA_PCP_LOW free, the caches are
+ * drained, since a cached page left in an otherwise free area would keep it
+ * split for whatever is allocated next.  The available count includes
+ * cached pages.
  *
  * Because a cached block looks allocated to the buddy, frees are checked
  * against a bitmap of allocated pages instead: every allocation sets its
@@ -182,9 +208,8 @@ static struct p2pdma_range *to_p2pdma_range(struct dev_pagemap *pgmap)
  * of a page whose bit is clear is refused and logged.  A span that covers
  * several words and fails part of the way restores the words it cleared.
  *
- * The price: one more bit per page, up to 496 pages per CPU and range
- * kept out of the buddy (and its merges) until a drain, and a drain that
- * visits every possible CPU each time a request cannot be served.  Larger
+ * The price: one more bit per page, pages kept out of the buddy (and its
+ * merges) until a drain, and drains that visit every possible CPU.  Larger
  * and non-power-of-two requests, cache refills and overflows, and filling
  * user mappings still take the provider's spinlock with interrupts disabled,
  * so those serialise on one provider.
@@ -528,6 +553,102 @@ VISIBLE_IF_KUNIT bool p2pdma_buddy_alloc(struct p2pdma_buddy *b,
 	return true;
 }
 EXPORT_SYMBOL_IF_KUNIT(p2pdma_buddy_alloc);
+
+/* Order of the free block that holds page @pg, or -1 if @pg is not free. */
+static int buddy_free_order(const struct p2pdma_buddy *b, unsigned long pg)
+{
+	unsigned int k;
+
+	for (k = 0; k <= b->max_order; k++)
+		if ((b->nonempty & BIT(k)) && buddy_is_free(b, k, pg >> k))
+			return k;
+	return -1;
+}
+
+/*
+ * Start of the lowest run of at least @npages free pages, made of several
+ * free blocks, or ULONG_MAX.  A run of at least 2^m pages holds a whole
+ * aligned area of 2^(m-1) pages, and with every free block merged as far
+ * as it goes that area lies in a free block of order m-1 or above: only
+ * those blocks can seed a run, and each is grown to both sides for as long
+ * as the neighbouring page is free.
+ */
+static unsigned long buddy_find_run(const struct p2pdma_buddy *b,
+				    unsigned long npages)
+{
+	unsigned long end = b->origin + b->npages, best = ULONG_MAX;
+	unsigned int k = npages > 1 ? ilog2(npages) - 1 : 0;
+	int o;
+
+	for (; k <= b->max_order; k++) {
+		const struct p2pdma_hbm *h = &b->order[k];
+		unsigned long i, s, e;
+
+		if (!(b->nonempty & BIT(k)))
+			continue;
+		for (i = hbm_find_next(h, 0); i < h->nbits;
+		     i = hbm_find_next(h, (e >> k) - h->first)) {
+			s = (i + h->first) << k;
+			e = s + BIT(k);
+			if (s >= best)
+				break;
+			while (s > b->origin && (o = buddy_free_order(b, s - 1)) >= 0)
+				s = round_down(s - 1, BIT(o));
+			/* Free blocks are disjoint: one starts right at @e. */
+			while (e - s < npages && e < end &&
+			       (o = buddy_free_order(b, e)) >= 0)
+				e += BIT(o);
+			if (e - s >= npages) {
+				best = min(best, s);
+				break;
+			}
+		}
+	}
+	return best;
+}
+
+/**
+ * p2pdma_buddy_alloc_fit() - allocate contiguous pages, aligned if possible
+ * @b: allocator
+ * @npages: number of pages
+ * @first: returns the first page number
+ *
+ * As p2pdma_buddy_alloc(), but when no free block is large enough, the
+ * lowest run of adjacent free blocks that is long enough is taken instead,
+ * without alignment.  So a request fails only when no @npages free pages
+ * are contiguous, as with a first-fit search, while the usual case keeps
+ * the buddy's cost and natural alignment.  The run search visits the free
+ * blocks of order ilog2(@npages) - 1 and above, and their neighbours.
+ *
+ * Return: true on success, false if no run of @npages free pages exists.
+ */
+VISIBLE_IF_KUNIT bool p2pdma_buddy_alloc_fit(struct p2pdma_buddy *b,
+					     unsigned long npages,
+					     unsigned long *first)
+{
+	unsigned long pg, stop;
+	int o;
+
+	if (!npages || npages > b->nfree)
+		return false;
+	if (p2pdma_buddy_alloc(b, npages, first))
+		return true;
+
+	*first = buddy_find_run(b, npages);
+	if (*first == ULONG_MAX)
+		return false;
+
+	/* Take every block of the run; the last one may reach past it. */
+	stop = *first + npages;
+	for (pg = *first; pg < stop; pg += BIT(o)) {
+		o = buddy_free_order(b, pg);
+		buddy_remove(b, o, pg >> o);
+	}
+	buddy_put_span(b, stop, pg - stop);
+	b->nfree -= npages;
+	return true;
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_buddy_alloc_fit);
 
 /**
  * p2pdma_buddy_alloc_upto() - allocate one block of at most @max_pages
@@ -983,6 +1104,8 @@ static void p2pdma_pcp_flush(struct p2pdma_range *range,
 	struct p2pdma_buddy *b = range->buddy;
 
 	lockdep_assert_held(&pcp->lock);
+	if (pcp->count[order] <= keep)
+		return;
 	spin_lock(&range->p2pdma->lock);
 	while (pcp->count[order] > keep) {
 		unsigned long pg = pcp->blk[order][--pcp->count[order]];
@@ -1020,7 +1143,9 @@ static bool p2pdma_pcp_pop(struct p2pdma_range *range, unsigned int order,
 		spin_lock(&range->p2pdma->lock);
 		exact = range->buddy->nonempty & BIT(order);
 		while (n < P2PDMA_PCP_BATCH &&
-		       (!n || (exact && range->buddy->nonempty & BIT(order))) &&
+		       (!n || (exact && range->buddy->nonempty & BIT(order) &&
+			       pcp->pages + ((n + 1UL) << order) <=
+			       range->pcp_high)) &&
 		       p2pdma_buddy_alloc(range->buddy, BIT(order), &blk[n]))
 			n++;
 		WRITE_ONCE(pcp->pages, pcp->pages + ((unsigned long)n << order));
@@ -1039,17 +1164,25 @@ static bool p2pdma_pcp_pop(struct p2pdma_range *range, unsigned int order,
 	return got;
 }
 
-/* Put a freed block of @order in the current CPU's cache. */
+/*
+ * Put a freed block of @order in the current CPU's cache.  A full stack
+ * first gives P2PDMA_PCP_BATCH blocks back; a cache that would go over its
+ * limit is emptied first (the limit is at least one block of any order).
+ */
 static void p2pdma_pcp_push(struct p2pdma_range *range, unsigned int order,
 			    unsigned long pg)
 {
 	struct p2pdma_pcp *pcp = raw_cpu_ptr(range->pcp);
 	unsigned long flags;
+	unsigned int k;
 
 	spin_lock_irqsave(&pcp->lock, flags);
 	if (pcp->count[order] == P2PDMA_PCP_SLOTS)
 		p2pdma_pcp_flush(range, pcp, order,
 				 P2PDMA_PCP_SLOTS - P2PDMA_PCP_BATCH);
+	if (pcp->pages + BIT(order) > range->pcp_high)
+		for (k = 0; k < P2PDMA_PCP_ORDERS; k++)
+			p2pdma_pcp_flush(range, pcp, k, 0);
 	pcp->blk[order][pcp->count[order]++] = pg;
 	WRITE_ONCE(pcp->pages, pcp->pages + BIT(order));
 	spin_unlock_irqrestore(&pcp->lock, flags);
@@ -1095,7 +1228,8 @@ static void p2pdma_range_release(struct p2pdma_range *range, unsigned long pg,
 				 unsigned long npages)
 {
 	struct p2pdma_buddy *b = range->buddy;
-	unsigned long flags;
+	unsigned long flags, high;
+	bool crossed;
 
 	if (npages <= BIT(P2PDMA_PCP_MAX_ORDER) && is_power_of_2(npages) &&
 	    IS_ALIGNED(pg, npages)) {
@@ -1105,7 +1239,18 @@ static void p2pdma_range_release(struct p2pdma_range *range, unsigned long pg,
 	spin_lock_irqsave(&range->p2pdma->lock, flags);
 	buddy_put_span(b, pg, npages);
 	b->nfree += npages;
+	high = b->npages - b->npages / P2PDMA_PCP_LOW;
+	crossed = b->nfree >= high && b->nfree - npages < high;
 	spin_unlock_irqrestore(&range->p2pdma->lock, flags);
+
+	/*
+	 * The range has just become mostly free: cached blocks now only keep
+	 * free areas from merging, and an area left split by one cached page
+	 * would take the small allocations of whatever comes next and be
+	 * lost to larger ones.
+	 */
+	if (crossed)
+		p2pdma_pcp_drain(range);
 }
 
 /* Give pages back to a range; the caller drops the range references. */
@@ -1166,7 +1311,7 @@ static long p2pdma_take_once(struct pci_p2pdma *p2pdma, unsigned long npages,
 		if (!range->live || !percpu_ref_tryget_live_rcu(&range->pgmap.ref))
 			continue;
 		if (contig)
-			n = p2pdma_buddy_alloc(range->buddy, npages, pg) ?
+			n = p2pdma_buddy_alloc_fit(range->buddy, npages, pg) ?
 			    npages : 0;
 		else
 			n = p2pdma_buddy_alloc_upto(range->buddy, npages, pg);
@@ -1195,6 +1340,25 @@ static bool p2pdma_drain(struct pci_p2pdma *p2pdma)
 }
 
 /*
+ * Drain the caches of every live range that runs low on free pages, so that
+ * an allocation the caches do not serve is placed among all free pages and
+ * not around cached blocks: in a nearly full range those would cost it the
+ * room it needs, there and for every allocation placed after it.  The free
+ * count is read without the lock: a stale value only drains late or early.
+ */
+static void p2pdma_drain_low(struct pci_p2pdma *p2pdma)
+{
+	struct p2pdma_range *range;
+
+	list_for_each_entry_rcu(range, &p2pdma->ranges, node)
+		if (READ_ONCE(range->live) &&
+		    data_race(range->buddy->nfree) <
+		    range->buddy->npages / P2PDMA_PCP_LOW &&
+		    p2pdma_pcp_pages(range))
+			p2pdma_pcp_drain(range);
+}
+
+/*
  * p2pdma_take_once(), tried again after draining the caches if it finds no
  * room, so that cached pages never make it fail.  Marks the pages taken as
  * allocated.  Called under rcu_read_lock(), without the provider's lock.
@@ -1203,8 +1367,10 @@ static long p2pdma_take(struct pci_p2pdma *p2pdma, unsigned long npages,
 			bool contig, struct p2pdma_range **rangep,
 			unsigned long *pg)
 {
-	long ret = p2pdma_take_once(p2pdma, npages, contig, rangep, pg);
+	long ret;
 
+	p2pdma_drain_low(p2pdma);
+	ret = p2pdma_take_once(p2pdma, npages, contig, rangep, pg);
 	if (ret == -ENOMEM && p2pdma_drain(p2pdma))
 		ret = p2pdma_take_once(p2pdma, npages, contig, rangep, pg);
 	if (ret > 0)
@@ -1569,6 +1735,9 @@ static struct p2pdma_range *p2pdma_range_create(struct pci_dev *pdev, int bar,
 		goto fail;
 	for_each_possible_cpu(cpu)
 		spin_lock_init(&per_cpu_ptr(range->pcp, cpu)->lock);
+	range->pcp_high = max(range->buddy->npages /
+			      (P2PDMA_PCP_SHARE * num_possible_cpus()),
+			      BIT(P2PDMA_PCP_MAX_ORDER));
 	return range;
 
 fail:

@@ -204,6 +204,8 @@ struct p2pdma_buddy *p2pdma_buddy_create(unsigned long origin,
 void p2pdma_buddy_destroy(struct p2pdma_buddy *b);
 bool p2pdma_buddy_alloc(struct p2pdma_buddy *b, unsigned long npages,
 			unsigned long *first);
+bool p2pdma_buddy_alloc_fit(struct p2pdma_buddy *b, unsigned long npages,
+			    unsigned long *first);
 unsigned long p2pdma_buddy_alloc_upto(struct p2pdma_buddy *b,
 				      unsigned long max_pages,
 				      unsigned long *first);

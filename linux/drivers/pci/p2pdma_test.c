@@ -647,15 +647,17 @@ static bool model_has_block(unsigned long *used, unsigned long origin,
 
 /*
  * Random allocations and frees checked against a bitmap model: no overlap,
- * natural alignment, exact counters, and a failed allocation only when no
- * suitably aligned free block exists.
+ * exact counters, natural alignment whenever an aligned free block exists,
+ * and a failed allocation only when no aligned free block exists
+ * (p2pdma_buddy_alloc()) or no run of free pages is long enough
+ * (p2pdma_buddy_alloc_fit()).
  */
-static void p2pdma_test_buddy_random(struct kunit *test)
+static void buddy_random(struct kunit *test, bool fit)
 {
 	const unsigned long origin = 7, npages = 333;
 	struct p2pdma_buddy *b = new_buddy(test, origin, npages);
 	struct { unsigned long pg, n; } *live;
-	unsigned long *used, nlive = 0, nused = 0;
+	unsigned long *used, nlive = 0, nused = 0, runs = 0;
 	u32 seed = 0x2545f491;
 	unsigned int i;
 
@@ -668,19 +670,27 @@ static void p2pdma_test_buddy_random(struct kunit *test)
 	for (i = 0; i < 4000; i++) {
 		u32 r = test_rand(&seed);
 		unsigned long pg, n, j;
+		bool aligned, ok;
 
 		if (r % 8 < 5 || !nlive) {
 			n = 1 + (r >> 8) % 24;
-			if (!p2pdma_buddy_alloc(b, n, &pg)) {
-				bool fits = model_has_block(used, origin, npages,
-							    order_base_2(n));
-
-				KUNIT_ASSERT_FALSE(test, fits);
+			aligned = model_has_block(used, origin, npages,
+						  order_base_2(n));
+			ok = fit ? p2pdma_buddy_alloc_fit(b, n, &pg) :
+				   p2pdma_buddy_alloc(b, n, &pg);
+			if (!ok) {
+				KUNIT_ASSERT_FALSE(test, aligned);
+				if (fit)
+					KUNIT_ASSERT_GE(test,
+							bitmap_find_next_zero_area(used, npages, 0, n, 0),
+							npages);
 				continue;
 			}
+			KUNIT_ASSERT_TRUE(test, fit || aligned);
+			runs += !aligned;
 			KUNIT_ASSERT_GE(test, pg, origin);
 			KUNIT_ASSERT_LE(test, pg + n, origin + npages);
-			if (is_power_of_2(n))
+			if (is_power_of_2(n) && aligned)
 				KUNIT_ASSERT_EQ(test, pg & (n - 1), 0UL);
 			KUNIT_ASSERT_GE(test, find_next_bit(used, pg - origin + n,
 							    pg - origin),
@@ -707,6 +717,60 @@ static void p2pdma_test_buddy_random(struct kunit *test)
 		}
 		KUNIT_ASSERT_EQ(test, b->nfree, npages - nused);
 	}
+	/* The fallback must actually have been exercised. */
+	if (fit)
+		KUNIT_EXPECT_GT(test, runs, 0UL);
+}
+
+static void p2pdma_test_buddy_random(struct kunit *test)
+{
+	buddy_random(test, false);
+}
+
+static void p2pdma_test_buddy_fit_random(struct kunit *test)
+{
+	buddy_random(test, true);
+}
+
+/*
+ * No aligned block is free, but a run of blocks is: the fallback takes the
+ * lowest run, and what is left of its last block stays free.
+ */
+static void p2pdma_test_buddy_fit(struct kunit *test)
+{
+	struct p2pdma_buddy *b = new_buddy(test, 0, 64);
+	unsigned long pg, i;
+
+	for (i = 0; i < 64; i++)
+		KUNIT_ASSERT_TRUE(test, p2pdma_buddy_alloc(b, 1, &pg));
+	/* Pages 3..12 free: blocks 3, 4-7, 8-11 and 12. */
+	KUNIT_ASSERT_EQ(test, p2pdma_buddy_free(b, 3, 10), 0);
+
+	KUNIT_EXPECT_FALSE(test, p2pdma_buddy_alloc(b, 8, &pg));
+	KUNIT_EXPECT_FALSE(test, p2pdma_buddy_alloc_fit(b, 11, &pg));
+	KUNIT_ASSERT_TRUE(test, p2pdma_buddy_alloc_fit(b, 8, &pg));
+	KUNIT_EXPECT_EQ(test, pg, 3UL);
+	KUNIT_EXPECT_EQ(test, b->nfree, 2UL);
+
+	/* 11 and 12 are left, not an aligned pair. */
+	KUNIT_EXPECT_FALSE(test, p2pdma_buddy_alloc(b, 2, &pg));
+	KUNIT_ASSERT_TRUE(test, p2pdma_buddy_alloc_fit(b, 2, &pg));
+	KUNIT_EXPECT_EQ(test, pg, 11UL);
+	KUNIT_EXPECT_EQ(test, b->nfree, 0UL);
+
+	/* An aligned block, when one is free, wins over a lower run. */
+	KUNIT_ASSERT_EQ(test, p2pdma_buddy_free(b, 5, 4), 0);
+	KUNIT_ASSERT_EQ(test, p2pdma_buddy_free(b, 40, 4), 0);
+	KUNIT_ASSERT_TRUE(test, p2pdma_buddy_alloc_fit(b, 4, &pg));
+	KUNIT_EXPECT_EQ(test, pg, 40UL);
+	KUNIT_ASSERT_TRUE(test, p2pdma_buddy_alloc_fit(b, 4, &pg));
+	KUNIT_EXPECT_EQ(test, pg, 5UL);
+
+	/* Everything back, page by page: one block again. */
+	for (i = 0; i < 64; i++)
+		KUNIT_ASSERT_EQ(test, p2pdma_buddy_free(b, i, 1), 0);
+	KUNIT_EXPECT_EQ(test, b->nfree, 64UL);
+	KUNIT_EXPECT_EQ(test, b->nonempty, BIT(6));
 }
 
 /* The in-use check of a free: all bits of the block set, or no change. */
@@ -743,6 +807,8 @@ static struct kunit_case p2pdma_buddy_cases[] = {
 	KUNIT_CASE(p2pdma_test_buddy_bad_free),
 	KUNIT_CASE(p2pdma_test_buddy_footprint),
 	KUNIT_CASE(p2pdma_test_buddy_random),
+	KUNIT_CASE(p2pdma_test_buddy_fit),
+	KUNIT_CASE(p2pdma_test_buddy_fit_random),
 	{}
 };
 
