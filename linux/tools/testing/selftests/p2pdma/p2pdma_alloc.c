@@ -297,4 +297,92 @@ TEST_F(alloc, natural_alignment)
 	/* freed on close by the teardown */
 }
 
+struct held {
+	unsigned long long handle;
+	bool hole;
+};
+
+/*
+ * Lay down 60 KiB allocations, each followed by a one-page one, until at
+ * most @left bytes are available, then free the single pages: the occupied
+ * part is riddled with one-page holes.  Returns the number of allocations
+ * still held in @h, or -1.
+ */
+static int fragment(int fd, const struct test_p2pdma_bdf *provider,
+		    const struct p2p_env *env, long long left,
+		    struct held *h, int max)
+{
+	struct test_p2pdma_alloc a;
+	int n = 0, i, kept = 0;
+
+	while (avail(env) > left + 64 * 1024 && n + 2 <= max) {
+		if (do_alloc(fd, provider, 60 * 1024, false, &a) || !a.handle)
+			return -1;
+		h[n].handle = a.handle;
+		h[n++].hole = false;
+		if (do_alloc(fd, provider, 4096, false, &a) || !a.handle)
+			return -1;
+		h[n].handle = a.handle;
+		h[n++].hole = true;
+	}
+	for (i = 0; i < n; i++) {
+		if (!h[i].hole)
+			h[kept++] = h[i];
+		else if (do_free(fd, h[i].handle, false))
+			return -1;
+	}
+	return kept;
+}
+
+static int release(int fd, const struct held *h, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (do_free(fd, h[i].handle, false))
+			return -1;
+	return 0;
+}
+
+/*
+ * Upstream's first-fit pool finds any contiguous free run.  Ours must too,
+ * even in a nearly full pool with holes everywhere and after earlier
+ * fragmentation left pages in the per-CPU caches: a 1 MiB allocation
+ * succeeds while more than that is free in one piece above the holes.
+ */
+TEST_F(alloc, large_after_fragmentation)
+{
+	static struct held h[MAX_HANDLES];
+	struct test_p2pdma_alloc a;
+	int n, i;
+
+	if (self->avail0 < (8 << 20))
+		SKIP(return, "needs 8 MiB of p2pmem, %lld available",
+		     self->avail0);
+
+	/* A first round at half the pool, with small churn on top. */
+	n = fragment(self->fd, &self->provider, &self->env, self->avail0 / 2,
+		     h, MAX_HANDLES);
+	ASSERT_LT(0, n);
+	for (i = 0; i < 64; i++) {
+		ASSERT_EQ(0, do_alloc(self->fd, &self->provider,
+				      i & 1 ? 65536 : 4096, false, &a));
+		ASSERT_NE(0, a.handle);
+		ASSERT_EQ(0, do_free(self->fd, a.handle, false));
+	}
+	ASSERT_EQ(0, release(self->fd, h, n));
+	ASSERT_EQ(self->avail0, avail(&self->env));
+
+	/* Then nearly full: about 1.5 MiB left in one piece. */
+	n = fragment(self->fd, &self->provider, &self->env, 3 << 19, h,
+		     MAX_HANDLES);
+	ASSERT_LT(0, n);
+	TH_LOG("%d allocations, %lld bytes available", n, avail(&self->env));
+	ASSERT_EQ(0, do_alloc(self->fd, &self->provider, 1 << 20, false, &a));
+	EXPECT_NE(0, a.handle);
+	if (a.handle)
+		ASSERT_EQ(0, do_free(self->fd, a.handle, false));
+	ASSERT_EQ(0, release(self->fd, h, n));
+}
+
 TEST_HARNESS_MAIN
