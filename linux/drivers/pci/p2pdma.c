@@ -56,12 +56,15 @@
  * @lock: guards @ranges and the allocator of every range
  * @ranges: struct p2pdma_range list; RCU for readers that do not allocate
  * @verdicts: cached routing verdicts, keyed by client (p2pdma_verdict_key())
+ * @last_verdict: the verdict cached last, with its key (p2pdma_last_pack()),
+ *	or 0: a lookup for the same client skips the xarray
  * @published: other drivers may pick this provider via pci_p2pmem_find()
  */
 struct pci_p2pdma {
 	spinlock_t lock;	/* ranges and their allocators */
 	struct list_head ranges;
 	struct xarray verdicts;
+	unsigned long last_verdict;
 	bool published;
 };
 
@@ -2043,20 +2046,45 @@ static unsigned long p2pdma_client_key(struct pci_dev *client)
 				  pci_dev_id(client));
 }
 
+/*
+ * One word for the most recent verdict: key, distance, map type.  Keys
+ * take at most 48 bits (P2PDMA needs 64-bit), which leaves 14 bits for the
+ * distance; a verdict whose distance does not fit only goes to the xarray.
+ */
+#define P2PDMA_LAST_DIST_BITS	14
+
+static unsigned long p2pdma_last_pack(unsigned long key,
+				      const struct p2pdma_verdict *v)
+{
+	if (v->distance < 0 || v->distance >= BIT(P2PDMA_LAST_DIST_BITS))
+		return 0;
+	return key << (P2PDMA_LAST_DIST_BITS + P2PDMA_VERDICT_MAP_BITS) |
+	       (unsigned long)v->distance << P2PDMA_VERDICT_MAP_BITS | v->map;
+}
+
 /* Cached verdict of a pair; %PCI_P2PDMA_MAP_UNKNOWN if there is none. */
 static enum pci_p2pdma_map_type
 p2pdma_cached_verdict(struct pci_dev *provider, struct pci_dev *client,
 		      int *distance)
 {
 	enum pci_p2pdma_map_type map = PCI_P2PDMA_MAP_UNKNOWN;
+	unsigned long key = p2pdma_client_key(client), last;
 	struct pci_p2pdma *p2pdma;
 
 	rcu_read_lock();
 	p2pdma = rcu_dereference(provider->p2pdma);
-	if (p2pdma)
-		map = p2pdma_verdict_decode(xa_load(&p2pdma->verdicts,
-						    p2pdma_client_key(client)),
-					    distance);
+	if (p2pdma) {
+		last = READ_ONCE(p2pdma->last_verdict);
+		if (last && last >> (P2PDMA_LAST_DIST_BITS +
+				     P2PDMA_VERDICT_MAP_BITS) == key) {
+			*distance = (last >> P2PDMA_VERDICT_MAP_BITS) &
+				    (BIT(P2PDMA_LAST_DIST_BITS) - 1);
+			map = last & P2PDMA_VERDICT_MAP_MASK;
+		} else {
+			map = p2pdma_verdict_decode(xa_load(&p2pdma->verdicts,
+							    key), distance);
+		}
+	}
 	rcu_read_unlock();
 	return map;
 }
@@ -2077,6 +2105,7 @@ static void p2pdma_cache_verdict(struct pci_dev *provider,
 		__xa_store(&p2pdma->verdicts, key,
 			   p2pdma_verdict_encode(v->map, v->distance),
 			   GFP_ATOMIC);
+		WRITE_ONCE(p2pdma->last_verdict, p2pdma_last_pack(key, v));
 		xa_unlock_irqrestore(&p2pdma->verdicts, flags);
 	}
 	rcu_read_unlock();
