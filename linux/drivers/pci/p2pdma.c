@@ -1330,35 +1330,30 @@ static long p2pdma_take_once(struct pci_p2pdma *p2pdma, unsigned long npages,
 	return ret;
 }
 
-/* Drain the caches of every live range; true if they held any pages. */
-static bool p2pdma_drain(struct pci_p2pdma *p2pdma)
+/*
+ * Drain the caches of every live range, or with @low_only of those with
+ * less than 1/P2PDMA_PCP_LOW of their pages free; true if they held any.
+ * Draining low ranges before an allocation that the caches do not serve
+ * places it among all free pages and not around cached blocks, which in a
+ * nearly full range would cost it the room it needs, there and for every
+ * allocation placed after it.  The free count is read without the lock: a
+ * stale value only drains early or late.
+ */
+static bool p2pdma_drain(struct pci_p2pdma *p2pdma, bool low_only)
 {
 	struct p2pdma_range *range;
 	bool any = false;
 
-	list_for_each_entry_rcu(range, &p2pdma->ranges, node)
-		if (READ_ONCE(range->live))
-			any |= p2pdma_pcp_drain(range);
+	list_for_each_entry_rcu(range, &p2pdma->ranges, node) {
+		if (!READ_ONCE(range->live))
+			continue;
+		/* Unlocked read of the free count: only a hint. */
+		if (low_only && data_race(range->buddy->nfree) >=
+				range->buddy->npages / P2PDMA_PCP_LOW)
+			continue;
+		any |= p2pdma_pcp_drain(range);
+	}
 	return any;
-}
-
-/*
- * Drain the caches of every live range that runs low on free pages, so that
- * an allocation the caches do not serve is placed among all free pages and
- * not around cached blocks: in a nearly full range those would cost it the
- * room it needs, there and for every allocation placed after it.  The free
- * count is read without the lock: a stale value only drains late or early.
- */
-static void p2pdma_drain_low(struct pci_p2pdma *p2pdma)
-{
-	struct p2pdma_range *range;
-
-	list_for_each_entry_rcu(range, &p2pdma->ranges, node)
-		if (READ_ONCE(range->live) &&
-		    data_race(range->buddy->nfree) <
-		    range->buddy->npages / P2PDMA_PCP_LOW &&
-		    p2pdma_pcp_pages(range))
-			p2pdma_pcp_drain(range);
 }
 
 /*
@@ -1372,9 +1367,9 @@ static long p2pdma_take(struct pci_p2pdma *p2pdma, unsigned long npages,
 {
 	long ret;
 
-	p2pdma_drain_low(p2pdma);
+	p2pdma_drain(p2pdma, true);
 	ret = p2pdma_take_once(p2pdma, npages, contig, rangep, pg);
-	if (ret == -ENOMEM && p2pdma_drain(p2pdma))
+	if (ret == -ENOMEM && p2pdma_drain(p2pdma, false))
 		ret = p2pdma_take_once(p2pdma, npages, contig, rangep, pg);
 	if (ret > 0)
 		p2pdma_inuse_set(*rangep, *pg, ret);

@@ -645,6 +645,13 @@ static bool model_has_block(unsigned long *used, unsigned long origin,
 	return false;
 }
 
+/* Start of the first run of @n free pages in the model, or @npages. */
+static unsigned long model_run(unsigned long *used, unsigned long npages,
+			       unsigned long n)
+{
+	return bitmap_find_next_zero_area(used, npages, 0, n, 0);
+}
+
 /*
  * Random allocations and frees checked against a bitmap model: no overlap,
  * exact counters, natural alignment whenever an aligned free block exists,
@@ -681,8 +688,7 @@ static void buddy_random(struct kunit *test, bool fit)
 			if (!ok) {
 				KUNIT_ASSERT_FALSE(test, aligned);
 				if (fit)
-					KUNIT_ASSERT_GE(test,
-							bitmap_find_next_zero_area(used, npages, 0, n, 0),
+					KUNIT_ASSERT_GE(test, model_run(used, npages, n),
 							npages);
 				continue;
 			}
