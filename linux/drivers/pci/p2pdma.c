@@ -2465,6 +2465,19 @@ static enum pci_p2pdma_map_type p2pdma_map_type(struct dev_pagemap *pgmap,
 	return v.map;
 }
 
+/*
+ * Out of line: the verdict lookup needs a stack frame, and the common case,
+ * the same range as the segment before, should not pay for setting one up.
+ */
+static noinline void p2pdma_map_state_set(struct pci_p2pdma_map_state *state,
+					  struct dev_pagemap *pgmap,
+					  struct device *dev)
+{
+	state->pgmap = pgmap;
+	state->map = p2pdma_map_type(pgmap, dev);
+	state->bus_off = to_p2pdma_range(pgmap)->bus_offset;
+}
+
 /**
  * pci_p2pdma_map_segment() - map a P2P scatterlist segment if it can be
  * @state: per-list state, zeroed before the first segment
@@ -2490,11 +2503,8 @@ pci_p2pdma_map_segment(struct pci_p2pdma_map_state *state, struct device *dev,
 {
 	struct dev_pagemap *pgmap = sg_page(sg)->pgmap;
 
-	if (state->pgmap != pgmap) {
-		state->pgmap = pgmap;
-		state->map = p2pdma_map_type(pgmap, dev);
-		state->bus_off = to_p2pdma_range(pgmap)->bus_offset;
-	}
+	if (unlikely(state->pgmap != pgmap))
+		p2pdma_map_state_set(state, pgmap, dev);
 
 	if (state->map == PCI_P2PDMA_MAP_BUS_ADDR) {
 		sg->dma_address = sg_phys(sg) + state->bus_off;
