@@ -9,7 +9,7 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-reps=${REPS:-3}
+reps=${REPS:-5}
 out=$top/build/bench
 mkdir -p "$out"
 # Measure production-like kernels: the test config minus its debug set.
