@@ -55,10 +55,23 @@ if [ -n "$provider" ] && [ $# -ge 2 ]; then
 		else
 			result fail "smoke.$T.odirect_copy_refused" "wrong errno"
 		fi
-		if dmesg | grep -q "peer-to-peer DMA.*$provider\|$provider.*peer-to-peer DMA"; then
+		# A refusal names the provider; the provider's own "added
+		# peer-to-peer DMA memory" line at probe time does not count.
+		refusals=$(dmesg | grep -v 'added peer-to-peer DMA memory' |
+			grep "peer-to-peer DMA.*$provider")
+		if [ -n "$refusals" ]; then
 			result ok "smoke.$T.refusal_reason_logged"
 		else
 			result fail "smoke.$T.refusal_reason_logged" "no reason in dmesg"
+		fi
+		# Ours names the culprit: the host bridge with its vendor:device
+		# ID, or the bridge with the ACS bits that redirect.
+		if [ "$P2P_KERNEL" != ours ]; then
+			result skip "smoke.$T.refusal_names_culprit" "stock upstream does not name it"
+		elif echo "$refusals" | grep -q "refused: host bridge [0-9a-f:.]* ([0-9a-f]\{4\}:[0-9a-f]\{4\})\|redirected to the host bridge by ACS [A-Z+]* on "; then
+			result ok "smoke.$T.refusal_names_culprit"
+		else
+			result fail "smoke.$T.refusal_names_culprit" "$(echo "$refusals" | tail -n 1)"
 		fi ;;
 	*) result fail "smoke.$T.odirect_copy" "expected $P2P_EXPECT, p2pcopy status $rc" ;;
 	esac
