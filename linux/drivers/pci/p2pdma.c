@@ -2047,15 +2047,47 @@ static unsigned long p2pdma_client_key(struct pci_dev *client)
  * distance; a verdict whose distance does not fit only goes to the xarray.
  */
 #define P2PDMA_LAST_DIST_BITS	14
+#define P2PDMA_LAST_KEY_SHIFT	(P2PDMA_LAST_DIST_BITS + P2PDMA_VERDICT_MAP_BITS)
 
-static unsigned long p2pdma_last_pack(unsigned long key,
-				      const struct p2pdma_verdict *v)
+/**
+ * p2pdma_last_pack() - pack a verdict and its key into one word
+ * @key: verdict cache index of the client (p2pdma_verdict_key())
+ * @map: map type, not %PCI_P2PDMA_MAP_UNKNOWN
+ * @distance: distance
+ *
+ * Return: the word, or 0 (no verdict) if @distance is negative or too
+ * large to fit.
+ */
+VISIBLE_IF_KUNIT unsigned long p2pdma_last_pack(unsigned long key,
+						enum pci_p2pdma_map_type map,
+						int distance)
 {
-	if (v->distance < 0 || v->distance >= BIT(P2PDMA_LAST_DIST_BITS))
+	if (distance < 0 || distance >= BIT(P2PDMA_LAST_DIST_BITS))
 		return 0;
-	return key << (P2PDMA_LAST_DIST_BITS + P2PDMA_VERDICT_MAP_BITS) |
-	       (unsigned long)v->distance << P2PDMA_VERDICT_MAP_BITS | v->map;
+	return key << P2PDMA_LAST_KEY_SHIFT |
+	       (unsigned long)distance << P2PDMA_VERDICT_MAP_BITS | map;
 }
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_last_pack);
+
+/**
+ * p2pdma_last_unpack() - the verdict in a packed word, if it is for @key
+ * @last: word from p2pdma_last_pack(), or 0
+ * @key: verdict cache index of the client
+ * @distance: returns the distance (untouched when there is no verdict)
+ *
+ * Return: the map type, %PCI_P2PDMA_MAP_UNKNOWN if @last holds no verdict
+ * or one for another client.
+ */
+VISIBLE_IF_KUNIT enum pci_p2pdma_map_type
+p2pdma_last_unpack(unsigned long last, unsigned long key, int *distance)
+{
+	if (!last || last >> P2PDMA_LAST_KEY_SHIFT != key)
+		return PCI_P2PDMA_MAP_UNKNOWN;
+	*distance = (last >> P2PDMA_VERDICT_MAP_BITS) &
+		    (BIT(P2PDMA_LAST_DIST_BITS) - 1);
+	return last & P2PDMA_VERDICT_MAP_MASK;
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_last_unpack);
 
 /* Cached verdict of a pair; %PCI_P2PDMA_MAP_UNKNOWN if there is none. */
 static enum pci_p2pdma_map_type
@@ -2063,22 +2095,17 @@ p2pdma_cached_verdict(struct pci_dev *provider, struct pci_dev *client,
 		      int *distance)
 {
 	enum pci_p2pdma_map_type map = PCI_P2PDMA_MAP_UNKNOWN;
-	unsigned long key = p2pdma_client_key(client), last;
+	unsigned long key = p2pdma_client_key(client);
 	struct pci_p2pdma *p2pdma;
 
 	rcu_read_lock();
 	p2pdma = rcu_dereference(provider->p2pdma);
 	if (p2pdma) {
-		last = READ_ONCE(p2pdma->last_verdict);
-		if (last && last >> (P2PDMA_LAST_DIST_BITS +
-				     P2PDMA_VERDICT_MAP_BITS) == key) {
-			*distance = (last >> P2PDMA_VERDICT_MAP_BITS) &
-				    (BIT(P2PDMA_LAST_DIST_BITS) - 1);
-			map = last & P2PDMA_VERDICT_MAP_MASK;
-		} else {
+		map = p2pdma_last_unpack(READ_ONCE(p2pdma->last_verdict), key,
+					 distance);
+		if (map == PCI_P2PDMA_MAP_UNKNOWN)
 			map = p2pdma_verdict_decode(xa_load(&p2pdma->verdicts,
 							    key), distance);
-		}
 	}
 	rcu_read_unlock();
 	return map;
@@ -2100,7 +2127,8 @@ static void p2pdma_cache_verdict(struct pci_dev *provider,
 		__xa_store(&p2pdma->verdicts, key,
 			   p2pdma_verdict_encode(v->map, v->distance),
 			   GFP_ATOMIC);
-		WRITE_ONCE(p2pdma->last_verdict, p2pdma_last_pack(key, v));
+		WRITE_ONCE(p2pdma->last_verdict,
+			   p2pdma_last_pack(key, v->map, v->distance));
 		xa_unlock_irqrestore(&p2pdma->verdicts, flags);
 	}
 	rcu_read_unlock();

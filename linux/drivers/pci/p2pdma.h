@@ -198,6 +198,10 @@ bool p2pdma_host_listed(u16 vendor, u16 device, bool *same_bridge_only);
 unsigned long p2pdma_verdict_key(int domain, u16 devid);
 void *p2pdma_verdict_encode(enum pci_p2pdma_map_type map, int distance);
 enum pci_p2pdma_map_type p2pdma_verdict_decode(void *entry, int *distance);
+unsigned long p2pdma_last_pack(unsigned long key, enum pci_p2pdma_map_type map,
+			       int distance);
+enum pci_p2pdma_map_type p2pdma_last_unpack(unsigned long last,
+					    unsigned long key, int *distance);
 
 struct p2pdma_buddy *p2pdma_buddy_create(unsigned long origin,
 					 unsigned long npages, int nid);

@@ -419,10 +419,68 @@ static void p2pdma_test_verdict_xarray(struct kunit *test)
 	xa_destroy(&xa);
 }
 
+/* The one-word copy of the last verdict: exact round trip, or nothing. */
+static void p2pdma_test_verdict_last(struct kunit *test)
+{
+	static const enum pci_p2pdma_map_type maps[] = {
+		PCI_P2PDMA_MAP_NOT_SUPPORTED, PCI_P2PDMA_MAP_BUS_ADDR,
+		PCI_P2PDMA_MAP_THRU_HOST_BRIDGE,
+	};
+	static const int dists[] = { 0, 4, 1000, BIT(14) - 1 };
+	unsigned long keys[] = {
+		p2pdma_verdict_key(0, 0x0100),
+		p2pdma_verdict_key(0xffff, 0xffff),
+		p2pdma_verdict_key(0x10000, 0),
+	};
+	unsigned int i, j, k;
+	int dist;
+
+	for (k = 0; k < ARRAY_SIZE(keys); k++) {
+		for (i = 0; i < ARRAY_SIZE(maps); i++) {
+			for (j = 0; j < ARRAY_SIZE(dists); j++) {
+				unsigned long w = p2pdma_last_pack(keys[k], maps[i],
+								   dists[j]);
+
+				dist = -1;
+				KUNIT_EXPECT_NE(test, w, 0UL);
+				KUNIT_EXPECT_EQ(test,
+						p2pdma_last_unpack(w, keys[k], &dist),
+						maps[i]);
+				KUNIT_EXPECT_EQ(test, dist, dists[j]);
+				/* Another client's key finds nothing. */
+				KUNIT_EXPECT_EQ(test,
+						p2pdma_last_unpack(w, keys[k] ^ 1, &dist),
+						PCI_P2PDMA_MAP_UNKNOWN);
+			}
+		}
+	}
+
+	/* Distances that do not fit are not packed; 0 holds no verdict. */
+	KUNIT_EXPECT_EQ(test, p2pdma_last_pack(keys[0], PCI_P2PDMA_MAP_BUS_ADDR,
+					       BIT(14)), 0UL);
+	KUNIT_EXPECT_EQ(test, p2pdma_last_pack(keys[0], PCI_P2PDMA_MAP_BUS_ADDR,
+					       -1), 0UL);
+	dist = 7;
+	KUNIT_EXPECT_EQ(test, p2pdma_last_unpack(0, 0, &dist),
+			PCI_P2PDMA_MAP_UNKNOWN);
+	KUNIT_EXPECT_EQ(test, dist, 7);
+}
+
+/* No clients is a refusal without looking at the provider (upstream: -1). */
+static void p2pdma_test_distance_no_clients(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance_many(NULL, NULL, 0, false), -1);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance_many(NULL, NULL, -1, true), -1);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance_many(NULL, NULL, INT_MIN, false),
+			-1);
+}
+
 static struct kunit_case p2pdma_verdict_cases[] = {
 	KUNIT_CASE(p2pdma_test_verdict_encoding),
 	KUNIT_CASE(p2pdma_test_verdict_key),
 	KUNIT_CASE(p2pdma_test_verdict_xarray),
+	KUNIT_CASE(p2pdma_test_verdict_last),
+	KUNIT_CASE(p2pdma_test_distance_no_clients),
 	{}
 };
 

@@ -485,6 +485,41 @@ out_arg:
 	return ret;
 }
 
+static long tp_ioctl_virt_to_bus(struct tp_file *tf, void __user *uarg)
+{
+	struct test_p2pdma_virt_to_bus arg;
+	struct pci_dev *provider;
+	struct tp_alloc *a;
+	long ret = 0;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.handle > U32_MAX)
+		return -EINVAL;
+	provider = tp_get_pdev(&arg.provider);
+	if (IS_ERR(provider))
+		return PTR_ERR(provider);
+
+	if (!arg.handle) {
+		arg.bus_addr = pci_p2pmem_virt_to_bus(provider, &tp_misc);
+	} else {
+		/* Under the lock, so that a concurrent FREE waits. */
+		xa_lock(&tf->allocs);
+		a = xa_load(&tf->allocs, arg.handle);
+		/* An SGL's entries need not be contiguous: its first only. */
+		if (a && arg.offset < (a->sgl ? a->sgl->length : a->size))
+			arg.bus_addr = pci_p2pmem_virt_to_bus(provider,
+							      a->addr + arg.offset);
+		else
+			ret = -EINVAL;
+		xa_unlock(&tf->allocs);
+	}
+	pci_dev_put(provider);
+	if (ret)
+		return ret;
+	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
 static long tp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct tp_file *tf = file->private_data;
@@ -509,6 +544,8 @@ static long tp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return tp_ioctl_has_p2pmem(uarg);
 	case TEST_P2PDMA_ENABLE_STORE:
 		return tp_ioctl_enable_store(uarg);
+	case TEST_P2PDMA_VIRT_TO_BUS:
+		return tp_ioctl_virt_to_bus(tf, uarg);
 	default:
 		return -ENOTTY;
 	}

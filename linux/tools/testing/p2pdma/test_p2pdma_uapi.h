@@ -166,6 +166,20 @@ struct test_p2pdma_enable {
 	char show[TEST_P2PDMA_STR_LEN];		/* out */
 };
 
+/*
+ * TEST_P2PDMA_VIRT_TO_BUS: pci_p2pmem_virt_to_bus(provider, addr), where
+ * addr is offset bytes into the buffer of allocation handle (of this file,
+ * either kind; within the first entry for an SGL), or with handle 0 an
+ * address in the test module's own data, which no provider owns.  -EINVAL
+ * for an unknown handle or an offset past the allocation.
+ */
+struct test_p2pdma_virt_to_bus {
+	struct test_p2pdma_bdf provider;	/* in */
+	__u64 handle;				/* in */
+	__u64 offset;				/* in */
+	__u64 bus_addr;				/* out */
+};
+
 #define TEST_P2PDMA_IOC_MAGIC		0xB9
 
 #define TEST_P2PDMA_DISTANCE	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x00, struct test_p2pdma_distance)
@@ -177,5 +191,6 @@ struct test_p2pdma_enable {
 #define TEST_P2PDMA_DMA_MAP	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x06, struct test_p2pdma_dma_map)
 #define TEST_P2PDMA_HAS_P2PMEM	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x07, struct test_p2pdma_has_p2pmem)
 #define TEST_P2PDMA_ENABLE_STORE _IOWR(TEST_P2PDMA_IOC_MAGIC, 0x08, struct test_p2pdma_enable)
+#define TEST_P2PDMA_VIRT_TO_BUS	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x09, struct test_p2pdma_virt_to_bus)
 
 #endif /* _TEST_P2PDMA_UAPI_H */
