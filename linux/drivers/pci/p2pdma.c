@@ -80,10 +80,10 @@ struct pci_p2pdma {
  */
 #define P2PDMA_PCP_SHARE	256
 /*
- * Below 1/P2PDMA_PCP_LOW of its pages free, a range's caches are drained
- * before each allocation that bypasses them.
+ * A free that brings a range back to less than 1/P2PDMA_PCP_SETTLE of its
+ * pages in use drains the range's caches.
  */
-#define P2PDMA_PCP_LOW		8
+#define P2PDMA_PCP_SETTLE	8
 
 /**
  * struct p2pdma_pcp - one CPU's cache of free blocks of one range
@@ -195,14 +195,13 @@ static struct p2pdma_range *to_p2pdma_range(struct dev_pagemap *pgmap)
  * 1/(P2PDMA_PCP_SHARE * CPUs) of the range, or one 2^P2PDMA_PCP_MAX_ORDER
  * block if that is more.  Cached blocks are allocated as far as the buddy
  * knows, so they cannot merge and allocations that bypass the caches are
- * placed around them.  Three drains keep that in check: whenever the buddy
+ * placed around them.  Two drains keep that in check: whenever the buddy
  * cannot serve a request, every CPU's caches of every live range are
  * drained into it and the request is tried once more, so they never cause
- * a failure on their own; below 1/P2PDMA_PCP_LOW of a range free, every
- * allocation that bypasses the caches drains them first; and when a free
- * brings a range back above 1 - 1/P2PDMA_PCP_LOW free, the caches are
- * drained, since a cached page left in an otherwise free area would keep it
- * split for whatever is allocated next.  The available count includes
+ * a failure on their own; and when a free brings a range back to less than
+ * 1/P2PDMA_PCP_SETTLE in use, the range's caches are drained, since a
+ * cached page left in an otherwise free area would keep it split for
+ * whatever is allocated next.  The available count includes
  * cached pages.
  *
  * Because a cached block looks allocated to the buddy, frees are checked
@@ -1242,7 +1241,7 @@ static void p2pdma_range_release(struct p2pdma_range *range, unsigned long pg,
 	spin_lock_irqsave(&range->p2pdma->lock, flags);
 	buddy_put_span(b, pg, npages);
 	b->nfree += npages;
-	high = b->npages - b->npages / P2PDMA_PCP_LOW;
+	high = b->npages - b->npages / P2PDMA_PCP_SETTLE;
 	crossed = b->nfree >= high && b->nfree - npages < high;
 	spin_unlock_irqrestore(&range->p2pdma->lock, flags);
 
@@ -1330,29 +1329,15 @@ static long p2pdma_take_once(struct pci_p2pdma *p2pdma, unsigned long npages,
 	return ret;
 }
 
-/*
- * Drain the caches of every live range, or with @low_only of those with
- * less than 1/P2PDMA_PCP_LOW of their pages free; true if they held any.
- * Draining low ranges before an allocation that the caches do not serve
- * places it among all free pages and not around cached blocks, which in a
- * nearly full range would cost it the room it needs, there and for every
- * allocation placed after it.  The free count is read without the lock: a
- * stale value only drains early or late.
- */
-static bool p2pdma_drain(struct pci_p2pdma *p2pdma, bool low_only)
+/* Drain the caches of every live range; true if they held any pages. */
+static bool p2pdma_drain(struct pci_p2pdma *p2pdma)
 {
 	struct p2pdma_range *range;
 	bool any = false;
 
-	list_for_each_entry_rcu(range, &p2pdma->ranges, node) {
-		if (!READ_ONCE(range->live))
-			continue;
-		/* Unlocked read of the free count: only a hint. */
-		if (low_only && data_race(range->buddy->nfree) >=
-				range->buddy->npages / P2PDMA_PCP_LOW)
-			continue;
-		any |= p2pdma_pcp_drain(range);
-	}
+	list_for_each_entry_rcu(range, &p2pdma->ranges, node)
+		if (READ_ONCE(range->live))
+			any |= p2pdma_pcp_drain(range);
 	return any;
 }
 
@@ -1365,11 +1350,9 @@ static long p2pdma_take(struct pci_p2pdma *p2pdma, unsigned long npages,
 			bool contig, struct p2pdma_range **rangep,
 			unsigned long *pg)
 {
-	long ret;
+	long ret = p2pdma_take_once(p2pdma, npages, contig, rangep, pg);
 
-	p2pdma_drain(p2pdma, true);
-	ret = p2pdma_take_once(p2pdma, npages, contig, rangep, pg);
-	if (ret == -ENOMEM && p2pdma_drain(p2pdma, false))
+	if (ret == -ENOMEM && p2pdma_drain(p2pdma))
 		ret = p2pdma_take_once(p2pdma, npages, contig, rangep, pg);
 	if (ret > 0)
 		p2pdma_inuse_set(*rangep, *pg, ret);
