@@ -27,15 +27,44 @@ bench_module() {
 bench_module "$small" pool64M
 [ -n "$large" ] && bench_module "$large" poolmax | grep alloc_free
 
+# Run a command N times and print, per BENCH metric, the median of its
+# values: a single run of a user-space row varied by 10-20 % between boots
+# of the same kernel under TCG.
+median_runs() {
+	n=$1
+	shift
+	for i in $(seq "$n"); do "$@"; done | awk '
+	/^BENCH: / {
+		m = $2
+		if (!(m in cnt)) { order[++nm] = m }
+		val[m, ++cnt[m]] = $3
+		u = $4; for (i = 5; i <= NF; i++) u = u " " $i
+		unit[m] = u
+	}
+	END {
+		for (k = 1; k <= nm; k++) {
+			m = order[k]; n = cnt[m]
+			for (i = 1; i <= n; i++) a[i] = val[m, i]
+			for (i = 2; i <= n; i++) {
+				x = a[i]
+				for (j = i - 1; j > 0 && a[j] + 0 > x + 0; j--)
+					a[j + 1] = a[j]
+				a[j + 1] = x
+			}
+			print "BENCH: " m " " a[int((n + 1) / 2)] " " unit[m]
+		}
+	}'
+}
+
 # User-space rows.
 # mmap + first touch: 64 MiB and the largest size, from the large pool (the
 # small one is 64 MiB minus the nvme driver's submission queues).
 if [ -n "$large" ]; then
 	avail=$(cat /sys/bus/pci/devices/$large/p2pmem/available)
-	p2pbench mmap "$large" 64 64M
-	p2pbench mmap "$large" $(( avail >> 20 )) max
+	median_runs 5 p2pbench mmap "$large" 64 64M
+	median_runs 3 p2pbench mmap "$large" $(( avail >> 20 )) max
 fi
-p2pbench dio "$small" "$clientns" 64 1024
+median_runs 3 p2pbench dio "$small" "$clientns" 64 1024
 
 # struct pages (vmemmap) spent on the registered BARs.
 memmap=$(sed -n 's/^nr_memmap_pages //p' /proc/vmstat)

@@ -1496,10 +1496,22 @@ static int p2pmem_fill_vma(struct pci_dev *pdev, struct vm_area_struct *vma)
 {
 	unsigned long uaddr = vma->vm_start;
 	unsigned long left = vma_pages(vma);
+	struct pci_p2pdma *p2pdma;
+
+	/*
+	 * A mapping wants few, large blocks.  Pages that came back from an
+	 * earlier mapping one by one and still sit in the per-CPU caches would
+	 * keep their blocks split: give them back to the buddy first, so that
+	 * a mapping is built from the lowest, largest free blocks.
+	 */
+	rcu_read_lock();
+	p2pdma = rcu_dereference(pdev->p2pdma);
+	if (p2pdma)
+		p2pdma_drain(p2pdma);
+	rcu_read_unlock();
 
 	while (left) {
 		struct p2pdma_range *range;
-		struct pci_p2pdma *p2pdma;
 		unsigned long pg, count;
 		long n;
 		int ret;
