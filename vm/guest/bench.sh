@@ -17,6 +17,15 @@ INV
 echo "bench: small pool $small, large pool $large, client $client ($clientns)"
 [ -n "$small" ] && [ -n "$client" ] || exit 1
 
+# p2p.only=mmap: just the mmap rows, each run printed with its phases (for
+# looking into that row: make boot TOPO=bench SUITE=bench
+# P2P_GUEST_ARGS=p2p.only=mmap P2P_MEM=3G).
+if [ "${P2P_ONLY:-}" = mmap ]; then
+	[ -n "$large" ] || exit 1
+	for i in 1 2 3 4 5 6 7; do p2pbench mmap "$large" 64 64M; done
+	exit 0
+fi
+
 # In-kernel rows: allocator, cached distance, dma_map_sg of P2P pages.
 bench_module() {
 	dmesg -c > /dev/null
