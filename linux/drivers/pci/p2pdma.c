@@ -88,16 +88,21 @@ struct pci_p2pdma {
 /**
  * struct p2pdma_pcp - one CPU's cache of free blocks of one range
  * @lock: guards the cache; only a drain takes it from another CPU
- * @pages: number of pages cached, for p2pdma_totals(); it changes under
- *	the provider's lock too whenever blocks move to or from the buddy
+ * @pages: number of pages cached, run included, for p2pdma_totals(); it
+ *	changes under the provider's lock too whenever blocks move to or from
+ *	the buddy
  * @count: number of cached blocks per order
  * @blk: first page number of each cached block, per order, used as a stack
+ * @run_pg: first page of @run_len adjacent pages freed by ->page_free()
+ * @run_len: length of that run, 0 if there is none
  */
 struct p2pdma_pcp {
 	spinlock_t lock;	/* this cache */
 	unsigned long pages;
 	u8 count[P2PDMA_PCP_ORDERS];
 	unsigned long blk[P2PDMA_PCP_ORDERS][P2PDMA_PCP_SLOTS];
+	unsigned long run_pg;
+	unsigned long run_len;
 };
 
 /**
@@ -112,6 +117,8 @@ struct p2pdma_pcp {
  * @buddy: allocator over the range, in bus page frame numbers
  * @pcp: per-CPU caches of small free blocks
  * @pcp_high: most pages one CPU's cache may hold
+ * @run_max: power of two at most @pcp_high: a run of pages freed by
+ *	->page_free() goes to the buddy when its end is a multiple of it
  * @inuse: one bit per allocated page, bit 0 standing for page @inuse_base
  * @inuse_base: @buddy->origin rounded down to a multiple of BITS_PER_LONG,
  *	so that an aligned block of up to BITS_PER_LONG pages is in one word
@@ -127,6 +134,7 @@ struct p2pdma_range {
 	struct p2pdma_buddy *buddy;
 	struct p2pdma_pcp __percpu *pcp;
 	unsigned long pcp_high;
+	unsigned long run_max;
 	atomic_long_t *inuse;
 	unsigned long inuse_base;
 };
@@ -215,6 +223,11 @@ static struct p2pdma_range *to_p2pdma_range(struct dev_pagemap *pgmap)
  * and non-power-of-two requests, cache refills and overflows, and filling
  * user mappings still take the provider's spinlock with interrupts disabled,
  * so those serialise on one provider.
+ *
+ * Pages of user mappings come back one by one through ->page_free(); each
+ * CPU gathers adjacent ones into a run that goes to the buddy in one piece
+ * (p2pdma_range_gather()), so that unmapping a mapping built from large
+ * blocks costs one buddy insert per run rather than a merge per page.
  */
 
 static unsigned int hbm_layout(unsigned long nbits, unsigned long *words)
@@ -1098,6 +1111,42 @@ static int p2pdma_inuse_claim(struct p2pdma_range *range, unsigned long pg,
 	return -ENOENT;
 }
 
+/*
+ * Free pages into the buddy, under the provider's lock.  Returns true when
+ * that brings the range back to less than 1/P2PDMA_PCP_SETTLE in use: the
+ * caller then drains the range's caches (p2pdma_pcp_drain()), since a
+ * cached page left in an otherwise free area would keep it split for
+ * whatever is allocated next.
+ */
+static bool p2pdma_buddy_give(struct p2pdma_range *range, unsigned long pg,
+			      unsigned long npages)
+{
+	struct p2pdma_buddy *b = range->buddy;
+	unsigned long high = b->npages - b->npages / P2PDMA_PCP_SETTLE;
+
+	lockdep_assert_held(&range->p2pdma->lock);
+	buddy_put_span(b, pg, npages);
+	b->nfree += npages;
+	return b->nfree >= high && b->nfree - npages < high;
+}
+
+/* Give the run of pages freed by ->page_free() to the buddy. */
+static bool p2pdma_pcp_put_run(struct p2pdma_range *range,
+			       struct p2pdma_pcp *pcp)
+{
+	bool settled;
+
+	lockdep_assert_held(&pcp->lock);
+	if (!pcp->run_len)
+		return false;
+	spin_lock(&range->p2pdma->lock);
+	settled = p2pdma_buddy_give(range, pcp->run_pg, pcp->run_len);
+	WRITE_ONCE(pcp->pages, pcp->pages - pcp->run_len);
+	pcp->run_len = 0;
+	spin_unlock(&range->p2pdma->lock);
+	return settled;
+}
+
 /* Give cached blocks of @order back to the buddy until @keep are left. */
 static void p2pdma_pcp_flush(struct p2pdma_range *range,
 			     struct p2pdma_pcp *pcp, unsigned int order,
@@ -1182,9 +1231,11 @@ static void p2pdma_pcp_push(struct p2pdma_range *range, unsigned int order,
 	if (pcp->count[order] == P2PDMA_PCP_SLOTS)
 		p2pdma_pcp_flush(range, pcp, order,
 				 P2PDMA_PCP_SLOTS - P2PDMA_PCP_BATCH);
-	if (pcp->pages + BIT(order) > range->pcp_high)
+	if (pcp->pages + BIT(order) > range->pcp_high) {
 		for (k = 0; k < P2PDMA_PCP_ORDERS; k++)
 			p2pdma_pcp_flush(range, pcp, k, 0);
+		p2pdma_pcp_put_run(range, pcp);
+	}
 	pcp->blk[order][pcp->count[order]++] = pg;
 	WRITE_ONCE(pcp->pages, pcp->pages + BIT(order));
 	spin_unlock_irqrestore(&pcp->lock, flags);
@@ -1209,6 +1260,10 @@ static bool p2pdma_pcp_drain(struct p2pdma_range *range)
 			p2pdma_pcp_flush(range, pcp, order, 0);
 			any = true;
 		}
+		if (pcp->run_len) {
+			p2pdma_pcp_put_run(range, pcp);
+			any = true;
+		}
 		spin_unlock_irqrestore(&pcp->lock, flags);
 	}
 	return any;
@@ -1229,9 +1284,8 @@ static unsigned long p2pdma_pcp_pages(struct p2pdma_range *range)
 static void p2pdma_range_release(struct p2pdma_range *range, unsigned long pg,
 				 unsigned long npages)
 {
-	struct p2pdma_buddy *b = range->buddy;
-	unsigned long flags, high;
-	bool crossed;
+	unsigned long flags;
+	bool settled;
 
 	if (npages <= BIT(P2PDMA_PCP_MAX_ORDER) && is_power_of_2(npages) &&
 	    IS_ALIGNED(pg, npages)) {
@@ -1239,20 +1293,52 @@ static void p2pdma_range_release(struct p2pdma_range *range, unsigned long pg,
 		return;
 	}
 	spin_lock_irqsave(&range->p2pdma->lock, flags);
-	buddy_put_span(b, pg, npages);
-	b->nfree += npages;
-	high = b->npages - b->npages / P2PDMA_PCP_SETTLE;
-	crossed = b->nfree >= high && b->nfree - npages < high;
+	settled = p2pdma_buddy_give(range, pg, npages);
 	spin_unlock_irqrestore(&range->p2pdma->lock, flags);
-
-	/*
-	 * The range has just become mostly free: cached blocks now only keep
-	 * free areas from merging, and an area left split by one cached page
-	 * would take the small allocations of whatever comes next and be
-	 * lost to larger ones.
-	 */
-	if (crossed)
+	if (settled)
 		p2pdma_pcp_drain(range);
+}
+
+/*
+ * A page of a user mapping comes back, already claimed.  When a mapping
+ * goes away whole, its pages come back one at a time in address order, and
+ * so, mostly, in the order of the blocks they were mapped from.  Pushing
+ * each onto the order-0 stack would send them to the buddy eight at a time,
+ * to be merged there page by page; instead the current CPU keeps a run of
+ * adjacent freed pages and gives it to the buddy whole once its end
+ * reaches a multiple of @range->run_max pages, or when a page that does
+ * not extend it comes back: one insert, already merged, for a run that
+ * covers an aligned block.
+ */
+static void p2pdma_range_gather(struct p2pdma_range *range, unsigned long pg)
+{
+	struct p2pdma_pcp *pcp = raw_cpu_ptr(range->pcp);
+	unsigned long flags;
+	bool settled = false;
+
+	spin_lock_irqsave(&pcp->lock, flags);
+	if (pcp->run_len && pg == pcp->run_pg + pcp->run_len) {
+		pcp->run_len++;
+	} else {
+		settled = p2pdma_pcp_put_run(range, pcp);
+		pcp->run_pg = pg;
+		pcp->run_len = 1;
+	}
+	WRITE_ONCE(pcp->pages, pcp->pages + 1);
+	if (IS_ALIGNED(pg + 1, range->run_max))
+		settled |= p2pdma_pcp_put_run(range, pcp);
+	spin_unlock_irqrestore(&pcp->lock, flags);
+	if (settled)
+		p2pdma_pcp_drain(range);
+}
+
+static void p2pdma_free_refused(struct p2pdma_range *range, unsigned long pg,
+				unsigned long npages, int err)
+{
+	/* Rate limited: ->page_free() can fail for every page of a mapping. */
+	dev_warn_ratelimited(&range->provider->dev,
+			     "p2pmem: not freeing %lu page(s) at bus pfn %#lx: %s\n",
+			     npages, pg, p2pdma_free_error(err));
 }
 
 /* Give pages back to a range; the caller drops the range references. */
@@ -1261,11 +1347,8 @@ static int p2pdma_range_free(struct p2pdma_range *range, unsigned long pg,
 {
 	int err = p2pdma_inuse_claim(range, pg, npages);
 
-	/* Rate limited: ->page_free() can fail for every page of a mapping. */
 	if (err)
-		dev_warn_ratelimited(&range->provider->dev,
-				     "p2pmem: not freeing %lu page(s) at bus pfn %#lx: %s\n",
-				     npages, pg, p2pdma_free_error(err));
+		p2pdma_free_refused(range, pg, npages, err);
 	else
 		p2pdma_range_release(range, pg, npages);
 	return err;
@@ -1284,8 +1367,12 @@ static void p2pdma_page_free(struct page *page)
 	struct p2pdma_range *range = to_p2pdma_range(page->pgmap);
 	unsigned long pg = range->buddy->origin +
 			   (page_to_pfn(page) - PHYS_PFN(range->pgmap.range.start));
+	int err = p2pdma_inuse_claim(range, pg, 1);
 
-	p2pdma_range_free(range, pg, 1);
+	if (err)
+		p2pdma_free_refused(range, pg, 1, err);
+	else
+		p2pdma_range_gather(range, pg);
 	percpu_ref_put(&range->pgmap.ref);
 }
 
@@ -1731,6 +1818,7 @@ static struct p2pdma_range *p2pdma_range_create(struct pci_dev *pdev, int bar,
 	range->pcp_high = max(range->buddy->npages /
 			      (P2PDMA_PCP_SHARE * num_possible_cpus()),
 			      BIT(P2PDMA_PCP_MAX_ORDER));
+	range->run_max = rounddown_pow_of_two(range->pcp_high);
 	return range;
 
 fail:
