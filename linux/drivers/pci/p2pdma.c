@@ -1550,6 +1550,9 @@ static ssize_t published_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(published);
 
+/* Pages handed to one vm_insert_pages() call: one PTE lock per batch. */
+#define P2PMEM_MAP_BATCH	32
+
 /*
  * Map one allocated block into @vma at @uaddr.  Each inserted page hands its
  * count back to 1 and takes a range reference: from then on the mapping
@@ -1560,19 +1563,26 @@ static int p2pmem_map_block(struct vm_area_struct *vma, unsigned long uaddr,
 			    struct p2pdma_range *range, unsigned long pg,
 			    unsigned long count)
 {
-	unsigned long i;
+	struct page *pages[P2PMEM_MAP_BATCH];
+	unsigned long done = 0, n, left, i;
 	int ret;
 
-	for (i = 0; i < count; i++) {
-		struct page *page = p2pdma_range_page(range, pg + i);
-
-		ret = vm_insert_page(vma, uaddr + (i << PAGE_SHIFT), page);
+	while (done < count) {
+		n = min_t(unsigned long, count - done, P2PMEM_MAP_BATCH);
+		for (i = 0; i < n; i++)
+			pages[i] = p2pdma_range_page(range, pg + done + i);
+		left = n;
+		ret = vm_insert_pages(vma, uaddr + (done << PAGE_SHIFT), pages,
+				      &left);
+		n -= left;
+		percpu_ref_get_many(&range->pgmap.ref, n);
+		for (i = 0; i < n; i++)
+			put_page(pages[i]);
+		done += n;
 		if (ret) {
-			p2pdma_range_free(range, pg + i, count - i);
+			p2pdma_range_free(range, pg + done, count - done);
 			return ret;
 		}
-		percpu_ref_get(&range->pgmap.ref);
-		put_page(page);
 		/* A whole BAR can be a few hundred thousand pages. */
 		cond_resched();
 	}
