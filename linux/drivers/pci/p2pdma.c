@@ -1354,6 +1354,18 @@ static int p2pdma_range_free(struct p2pdma_range *range, unsigned long pg,
 	return err;
 }
 
+/* Free one page of a user mapping; the caller drops its range reference. */
+static void p2pdma_range_free_mapped(struct p2pdma_range *range,
+				     unsigned long pg)
+{
+	int err = p2pdma_inuse_claim(range, pg, 1);
+
+	if (err)
+		p2pdma_free_refused(range, pg, 1, err);
+	else
+		p2pdma_range_gather(range, pg);
+}
+
 /*
  * The last reference to a page of a user mapping is gone (mm resets the
  * count to 1 afterwards): the page is free again, and the mapping's
@@ -1365,14 +1377,10 @@ static int p2pdma_range_free(struct p2pdma_range *range, unsigned long pg,
 static void p2pdma_page_free(struct page *page)
 {
 	struct p2pdma_range *range = to_p2pdma_range(page->pgmap);
-	unsigned long pg = range->buddy->origin +
-			   (page_to_pfn(page) - PHYS_PFN(range->pgmap.range.start));
-	int err = p2pdma_inuse_claim(range, pg, 1);
 
-	if (err)
-		p2pdma_free_refused(range, pg, 1, err);
-	else
-		p2pdma_range_gather(range, pg);
+	p2pdma_range_free_mapped(range, range->buddy->origin +
+				 (page_to_pfn(page) -
+				  PHYS_PFN(range->pgmap.range.start)));
 	percpu_ref_put(&range->pgmap.ref);
 }
 
@@ -1759,6 +1767,46 @@ static void p2pdma_range_quiesce(void *data)
 				     p2pmem_group.name);
 }
 
+/*
+ * Set up a range's allocator over @npages pages from page number @first:
+ * buddy, per-CPU caches and bitmap of allocated pages.
+ */
+static int p2pdma_range_pool_init(struct p2pdma_range *range,
+				  unsigned long first, unsigned long npages,
+				  int nid)
+{
+	unsigned long nbits;
+	unsigned int cpu;
+
+	range->buddy = p2pdma_buddy_create(first, npages, nid);
+	if (!range->buddy)
+		return -ENOMEM;
+	range->inuse_base = round_down(first, BITS_PER_LONG);
+	nbits = first + npages - range->inuse_base;
+	range->inuse = kvcalloc_node(BITS_TO_LONGS(nbits),
+				     sizeof(*range->inuse), GFP_KERNEL, nid);
+	range->pcp = alloc_percpu(struct p2pdma_pcp);
+	if (!range->inuse || !range->pcp) {
+		free_percpu(range->pcp);
+		kvfree(range->inuse);
+		p2pdma_buddy_destroy(range->buddy);
+		return -ENOMEM;
+	}
+	for_each_possible_cpu(cpu)
+		spin_lock_init(&per_cpu_ptr(range->pcp, cpu)->lock);
+	range->pcp_high = max(npages / (P2PDMA_PCP_SHARE * num_possible_cpus()),
+			      BIT(P2PDMA_PCP_MAX_ORDER));
+	range->run_max = rounddown_pow_of_two(range->pcp_high);
+	return 0;
+}
+
+static void p2pdma_range_pool_exit(struct p2pdma_range *range)
+{
+	free_percpu(range->pcp);
+	kvfree(range->inuse);
+	p2pdma_buddy_destroy(range->buddy);
+}
+
 /* Last devm action of a range, run after its pages are unmapped. */
 static void p2pdma_range_retire(void *data)
 {
@@ -1778,9 +1826,7 @@ static void p2pdma_range_retire(void *data)
 		/* pci_p2pmem_virt_to_bus() walks the list under RCU only. */
 		synchronize_rcu();
 	}
-	free_percpu(range->pcp);
-	kvfree(range->inuse);
-	p2pdma_buddy_destroy(range->buddy);
+	p2pdma_range_pool_exit(range);
 	kfree(range);
 }
 
@@ -1790,8 +1836,6 @@ static struct p2pdma_range *p2pdma_range_create(struct pci_dev *pdev, int bar,
 	struct p2pdma_range *range;
 	struct dev_pagemap *pgmap;
 	int nid = dev_to_node(&pdev->dev);
-	unsigned long nbits;
-	unsigned int cpu;
 	u64 bus_start;
 
 	range = kzalloc_node(sizeof(*range), GFP_KERNEL, nid);
@@ -1812,32 +1856,103 @@ static struct p2pdma_range *p2pdma_range_create(struct pci_dev *pdev, int bar,
 			    pci_resource_start(pdev, bar);
 	bus_start = pgmap->range.start + range->bus_offset;
 
-	range->buddy = p2pdma_buddy_create(bus_start >> PAGE_SHIFT,
-					   size >> PAGE_SHIFT, nid);
-	if (!range->buddy)
+	if (p2pdma_range_pool_init(range, bus_start >> PAGE_SHIFT,
+				   size >> PAGE_SHIFT, nid)) {
+		kfree(range);
+		return NULL;
+	}
+	return range;
+}
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/*
+ * Hooks for the KUnit suite: a live range with no pages and no provider,
+ * whose allocator, caches, in-use bitmap and reference count are the real
+ * ones, driven the way user mappings drive a range.
+ */
+
+static void p2pdma_test_range_ref_release(struct percpu_ref *ref)
+{
+}
+
+VISIBLE_IF_KUNIT struct p2pdma_range *
+p2pdma_test_range_create(unsigned long first, unsigned long npages)
+{
+	struct p2pdma_range *range = kzalloc(sizeof(*range), GFP_KERNEL);
+	struct pci_p2pdma *p2pdma = kzalloc(sizeof(*p2pdma), GFP_KERNEL);
+
+	if (!range || !p2pdma)
 		goto fail;
-	range->inuse_base = round_down(range->buddy->origin, BITS_PER_LONG);
-	nbits = range->buddy->origin + range->buddy->npages - range->inuse_base;
-	range->inuse = kvcalloc_node(BITS_TO_LONGS(nbits),
-				     sizeof(*range->inuse), GFP_KERNEL, nid);
-	range->pcp = alloc_percpu(struct p2pdma_pcp);
-	if (!range->inuse || !range->pcp)
+	if (percpu_ref_init(&range->pgmap.ref, p2pdma_test_range_ref_release,
+			    0, GFP_KERNEL))
 		goto fail;
-	for_each_possible_cpu(cpu)
-		spin_lock_init(&per_cpu_ptr(range->pcp, cpu)->lock);
-	range->pcp_high = max(range->buddy->npages /
-			      (P2PDMA_PCP_SHARE * num_possible_cpus()),
-			      BIT(P2PDMA_PCP_MAX_ORDER));
-	range->run_max = rounddown_pow_of_two(range->pcp_high);
+	if (p2pdma_range_pool_init(range, first, npages, NUMA_NO_NODE)) {
+		percpu_ref_exit(&range->pgmap.ref);
+		goto fail;
+	}
+	spin_lock_init(&p2pdma->lock);
+	INIT_LIST_HEAD(&p2pdma->ranges);
+	range->p2pdma = p2pdma;
+	range->live = true;
+	list_add(&range->node, &p2pdma->ranges);
 	return range;
 
 fail:
-	free_percpu(range->pcp);
-	kvfree(range->inuse);
-	p2pdma_buddy_destroy(range->buddy);
+	kfree(p2pdma);
 	kfree(range);
 	return NULL;
 }
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_test_range_create);
+
+VISIBLE_IF_KUNIT void p2pdma_test_range_destroy(struct p2pdma_range *range)
+{
+	percpu_ref_exit(&range->pgmap.ref);
+	p2pdma_range_pool_exit(range);
+	kfree(range->p2pdma);
+	kfree(range);
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_test_range_destroy);
+
+/* Pages for a user mapping: p2pdma_take(), drain and retry included. */
+VISIBLE_IF_KUNIT long p2pdma_test_range_take(struct p2pdma_range *range,
+					     unsigned long npages, bool contig,
+					     unsigned long *pg)
+{
+	struct p2pdma_range *got;
+	long n;
+
+	rcu_read_lock();
+	n = p2pdma_take(range->p2pdma, npages, contig, &got, pg);
+	rcu_read_unlock();
+	if (n > 0)
+		percpu_ref_put(&got->pgmap.ref);
+	return n;
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_test_range_take);
+
+/* What ->page_free() does for page number @pg. */
+VISIBLE_IF_KUNIT void p2pdma_test_range_page_free(struct p2pdma_range *range,
+						  unsigned long pg)
+{
+	p2pdma_range_free_mapped(range, pg);
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_test_range_page_free);
+
+VISIBLE_IF_KUNIT void p2pdma_test_range_info(struct p2pdma_range *range,
+					     struct p2pdma_test_range_info *info)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&range->p2pdma->lock, flags);
+	info->nfree = range->buddy->nfree;
+	info->nonempty = range->buddy->nonempty;
+	info->max_order = range->buddy->max_order;
+	info->cached = p2pdma_pcp_pages(range);
+	spin_unlock_irqrestore(&range->p2pdma->lock, flags);
+	info->run_max = range->run_max;
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_test_range_info);
+#endif
 
 /**
  * pci_p2pdma_add_resource() - offer part of a BAR as peer-to-peer memory

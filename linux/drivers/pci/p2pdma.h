@@ -216,6 +216,35 @@ unsigned long p2pdma_buddy_alloc_upto(struct p2pdma_buddy *b,
 int p2pdma_buddy_free(struct p2pdma_buddy *b, unsigned long first,
 		      unsigned long npages);
 bool p2pdma_inuse_clear(atomic_long_t *word, unsigned long mask);
+
+struct p2pdma_range;
+
+/**
+ * struct p2pdma_test_range_info - allocator state of a range, for KUnit
+ * @nfree: pages free in the buddy
+ * @cached: pages in the per-CPU caches, runs included
+ * @nonempty: orders with a free block in the buddy (bit n for order n)
+ * @max_order: largest order of the buddy
+ * @run_max: a run of pages freed by ->page_free() goes to the buddy when
+ *	its end is a multiple of this
+ */
+struct p2pdma_test_range_info {
+	unsigned long nfree;
+	unsigned long cached;
+	unsigned long nonempty;
+	unsigned int max_order;
+	unsigned long run_max;
+};
+
+struct p2pdma_range *p2pdma_test_range_create(unsigned long first,
+					      unsigned long npages);
+void p2pdma_test_range_destroy(struct p2pdma_range *range);
+long p2pdma_test_range_take(struct p2pdma_range *range, unsigned long npages,
+			    bool contig, unsigned long *pg);
+void p2pdma_test_range_page_free(struct p2pdma_range *range,
+				 unsigned long pg);
+void p2pdma_test_range_info(struct p2pdma_range *range,
+			    struct p2pdma_test_range_info *info);
 #endif
 
 #endif /* _DRIVERS_PCI_P2PDMA_H */

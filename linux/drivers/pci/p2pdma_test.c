@@ -861,6 +861,116 @@ static void p2pdma_test_inuse_clear(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&word), 0L);
 }
 
+/*
+ * Per-CPU caches, through a range with no pages behind it.
+ */
+
+#define CACHE_FIRST	0x40000UL	/* aligned to CACHE_PAGES */
+#define CACHE_PAGES	4096UL
+
+KUNIT_DEFINE_ACTION_WRAPPER(range_destroy_action, p2pdma_test_range_destroy,
+			    struct p2pdma_range *);
+
+static struct p2pdma_range *new_range(struct kunit *test)
+{
+	struct p2pdma_range *range;
+	unsigned long pg;
+
+	range = p2pdma_test_range_create(CACHE_FIRST, CACHE_PAGES);
+	KUNIT_ASSERT_NOT_NULL(test, range);
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, range_destroy_action,
+						  range),
+			0);
+	/* One mapping of the whole range, as p2pmem_fill_vma() takes it. */
+	KUNIT_ASSERT_EQ(test, p2pdma_test_range_take(range, CACHE_PAGES, false,
+						     &pg),
+			(long)CACHE_PAGES);
+	KUNIT_ASSERT_EQ(test, pg, CACHE_FIRST);
+	return range;
+}
+
+/*
+ * Unmapping in address order: every run_max pages go to the buddy in one
+ * piece, nothing is left cached, and the range ends as one free block.
+ */
+static void p2pdma_test_cache_unmap_in_order(struct kunit *test)
+{
+	struct p2pdma_range *range = new_range(test);
+	struct p2pdma_test_range_info info;
+	unsigned long i;
+
+	p2pdma_test_range_info(range, &info);
+	KUNIT_ASSERT_EQ(test, info.nfree, 0UL);
+	KUNIT_ASSERT_GE(test, info.run_max, 16UL);
+
+	/* One CPU's run: stay on this CPU while freeing. */
+	migrate_disable();
+	for (i = 0; i < CACHE_PAGES; i++) {
+		p2pdma_test_range_page_free(range, CACHE_FIRST + i);
+		if ((i + 1) % info.run_max)
+			continue;
+		p2pdma_test_range_info(range, &info);
+		if (info.nfree != i + 1 || info.cached)
+			break;
+	}
+	migrate_enable();
+	KUNIT_EXPECT_EQ(test, info.nfree, CACHE_PAGES);
+	KUNIT_EXPECT_EQ(test, info.cached, 0UL);
+	KUNIT_EXPECT_EQ(test, info.nonempty, BIT(info.max_order));
+}
+
+/*
+ * Unmapping in reverse: no page extends the run, so each goes to the buddy
+ * when the next comes back, and the last one stays cached; a contiguous
+ * request for the whole range still succeeds, after a drain.
+ */
+static void p2pdma_test_cache_unmap_reversed(struct kunit *test)
+{
+	struct p2pdma_range *range = new_range(test);
+	struct p2pdma_test_range_info info;
+	unsigned long i, pg;
+
+	for (i = CACHE_PAGES; i-- > 0;)
+		p2pdma_test_range_page_free(range, CACHE_FIRST + i);
+	p2pdma_test_range_info(range, &info);
+	KUNIT_EXPECT_EQ(test, info.nfree + info.cached, CACHE_PAGES);
+	KUNIT_EXPECT_GE(test, info.cached, 1UL);
+
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_take(range, CACHE_PAGES, true,
+						     &pg),
+			(long)CACHE_PAGES);
+	KUNIT_EXPECT_EQ(test, pg, CACHE_FIRST);
+	p2pdma_test_range_info(range, &info);
+	KUNIT_EXPECT_EQ(test, info.nfree, 0UL);
+	KUNIT_EXPECT_EQ(test, info.cached, 0UL);
+}
+
+/*
+ * Pages freed in two interleaved streams (two mappings torn down at once)
+ * break each other's runs; every page still comes back exactly once.
+ */
+static void p2pdma_test_cache_unmap_interleaved(struct kunit *test)
+{
+	struct p2pdma_range *range = new_range(test);
+	struct p2pdma_test_range_info info;
+	unsigned long i, pg, half = CACHE_PAGES / 2;
+
+	for (i = 0; i < half; i++) {
+		p2pdma_test_range_page_free(range, CACHE_FIRST + i);
+		p2pdma_test_range_page_free(range, CACHE_FIRST + half + i);
+	}
+	p2pdma_test_range_info(range, &info);
+	KUNIT_EXPECT_EQ(test, info.nfree + info.cached, CACHE_PAGES);
+
+	/* Everything is free again, in one block once drained. */
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_take(range, CACHE_PAGES, true,
+						     &pg),
+			(long)CACHE_PAGES);
+	p2pdma_test_range_info(range, &info);
+	KUNIT_EXPECT_EQ(test, info.nfree + info.cached, 0UL);
+}
+
 static struct kunit_case p2pdma_buddy_cases[] = {
 	KUNIT_CASE(p2pdma_test_inuse_clear),
 	KUNIT_CASE(p2pdma_test_buddy_alignment),
@@ -873,6 +983,9 @@ static struct kunit_case p2pdma_buddy_cases[] = {
 	KUNIT_CASE(p2pdma_test_buddy_random),
 	KUNIT_CASE(p2pdma_test_buddy_fit),
 	KUNIT_CASE(p2pdma_test_buddy_fit_random),
+	KUNIT_CASE(p2pdma_test_cache_unmap_in_order),
+	KUNIT_CASE(p2pdma_test_cache_unmap_reversed),
+	KUNIT_CASE(p2pdma_test_cache_unmap_interleaved),
 	{}
 };
 
