@@ -43,6 +43,7 @@ median_runs() {
 	n=$1
 	shift
 	for i in $(seq "$n"); do "$@"; done | awk '
+	!/^BENCH: / { print; next }
 	/^BENCH: / {
 		m = $2
 		if (!(m in cnt)) { order[++nm] = m }
