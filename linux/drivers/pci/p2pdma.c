@@ -74,9 +74,10 @@ struct pci_p2pdma {
 #define P2PDMA_PCP_SLOTS	16
 #define P2PDMA_PCP_BATCH	8
 /*
- * The caches of all CPUs together keep at most 1/P2PDMA_PCP_SHARE of a
- * range out of its buddy, and each may hold one block of the largest cached
- * order whatever the range's size.
+ * The stacks of all CPUs' caches together keep at most 1/P2PDMA_PCP_SHARE
+ * of a range out of its buddy, and each may hold one block of the largest
+ * cached order whatever the range's size.  Each CPU's run of pages freed by
+ * ->page_free() keeps at most as much again.
  */
 #define P2PDMA_PCP_SHARE	256
 /*
@@ -87,7 +88,8 @@ struct pci_p2pdma {
 
 /**
  * struct p2pdma_pcp - one CPU's cache of free blocks of one range
- * @lock: guards the cache; only a drain takes it from another CPU
+ * @lock: guards the cache; taken from another CPU by drains, and by a
+ *	task that moved to another CPU after picking this cache
  * @pages: number of pages cached, run included, for p2pdma_totals(); it
  *	changes under the provider's lock too whenever blocks move to or from
  *	the buddy
@@ -116,9 +118,10 @@ struct p2pdma_pcp {
  * @bus_offset: PCI bus address minus CPU physical address
  * @buddy: allocator over the range, in bus page frame numbers
  * @pcp: per-CPU caches of small free blocks
- * @pcp_high: most pages one CPU's cache may hold
+ * @pcp_high: most pages one CPU's stacks may hold
  * @run_max: power of two at most @pcp_high: a run of pages freed by
- *	->page_free() goes to the buddy when its end is a multiple of it
+ *	->page_free() goes to the buddy when its end is a multiple of it,
+ *	so no run is longer
  * @inuse: one bit per allocated page, bit 0 standing for page @inuse_base
  * @inuse_base: @buddy->origin rounded down to a multiple of BITS_PER_LONG,
  *	so that an aligned block of up to BITS_PER_LONG pages is in one word
@@ -195,18 +198,19 @@ static struct p2pdma_range *to_p2pdma_range(struct dev_pagemap *pgmap)
  * Per-CPU caches: a power-of-two block of up to 2^P2PDMA_PCP_MAX_ORDER
  * pages comes from, and goes back to, a small stack per order in the
  * range's cache for the current CPU, much like mm's per-CPU page lists.
- * Pushing or popping is O(1) under the cache's own lock, which only a
- * drain contends for.  An empty stack takes P2PDMA_PCP_BATCH blocks from
- * the buddy at once (only blocks free at exactly that order, so as not to
- * split larger ones for it), a full one gives that many back, each time
- * under the provider's lock.  A CPU's cache holds at most
+ * Pushing or popping is O(1) under the cache's own lock, which only drains
+ * and tasks that moved to another CPU contend for.  An empty stack takes
+ * P2PDMA_PCP_BATCH blocks from the buddy at once (only blocks free at
+ * exactly that order, so as not to split larger ones for it), a full one
+ * gives that many back, each time under the provider's lock.  A CPU's stacks hold at most
  * 1/(P2PDMA_PCP_SHARE * CPUs) of the range, or one 2^P2PDMA_PCP_MAX_ORDER
- * block if that is more.  Cached blocks are allocated as far as the buddy
- * knows, so they cannot merge and allocations that bypass the caches are
- * placed around them.  Two drains keep that in check: whenever the buddy
- * cannot serve a request, every CPU's caches of every live range are
- * drained into it and the request is tried once more, so they never cause
- * a failure on their own; and when a free brings a range back to less than
+ * block if that is more, and its run (below) at most as much again.
+ * Cached blocks are allocated as far as the buddy knows, so they cannot
+ * merge and allocations that bypass the caches are placed around them.
+ * Two drains keep that in check: whenever the buddy cannot serve a
+ * request, every CPU's caches of every live range are drained into it and
+ * the request is tried once more, so they never cause a failure on their
+ * own; and when a free brings a range back to less than
  * 1/P2PDMA_PCP_SETTLE in use, the range's caches are drained, since a
  * cached page left in an otherwise free area would keep it split for
  * whatever is allocated next.  The available count includes
@@ -227,7 +231,9 @@ static struct p2pdma_range *to_p2pdma_range(struct dev_pagemap *pgmap)
  * Pages of user mappings come back one by one through ->page_free(); each
  * CPU gathers adjacent ones into a run that goes to the buddy in one piece
  * (p2pdma_range_gather()), so that unmapping a mapping built from large
- * blocks costs one buddy insert per run rather than a merge per page.
+ * blocks costs one buddy insert per run rather than a merge per page.  A
+ * run of one page, left by a page that did not extend it, goes onto the
+ * one-page stack instead.
  */
 
 static unsigned int hbm_layout(unsigned long nbits, unsigned long *words)
@@ -1130,21 +1136,10 @@ static bool p2pdma_buddy_give(struct p2pdma_range *range, unsigned long pg,
 	return b->nfree >= high && b->nfree - npages < high;
 }
 
-/* Give the run of pages freed by ->page_free() to the buddy. */
-static bool p2pdma_pcp_put_run(struct p2pdma_range *range,
-			       struct p2pdma_pcp *pcp)
+/* Pages on @pcp's stacks, that is, cached but not in its run. */
+static unsigned long p2pdma_pcp_stacked(const struct p2pdma_pcp *pcp)
 {
-	bool settled;
-
-	lockdep_assert_held(&pcp->lock);
-	if (!pcp->run_len)
-		return false;
-	spin_lock(&range->p2pdma->lock);
-	settled = p2pdma_buddy_give(range, pcp->run_pg, pcp->run_len);
-	WRITE_ONCE(pcp->pages, pcp->pages - pcp->run_len);
-	pcp->run_len = 0;
-	spin_unlock(&range->p2pdma->lock);
-	return settled;
+	return pcp->pages - pcp->run_len;
 }
 
 /* Give cached blocks of @order back to the buddy until @keep are left. */
@@ -1195,7 +1190,7 @@ static bool p2pdma_pcp_pop(struct p2pdma_range *range, unsigned int order,
 		exact = range->buddy->nonempty & BIT(order);
 		while (n < P2PDMA_PCP_BATCH &&
 		       (!n || (exact && range->buddy->nonempty & BIT(order) &&
-			       pcp->pages + ((n + 1UL) << order) <=
+			       p2pdma_pcp_stacked(pcp) + ((n + 1UL) << order) <=
 			       range->pcp_high)) &&
 		       p2pdma_buddy_alloc(range->buddy, BIT(order), &blk[n]))
 			n++;
@@ -1216,29 +1211,63 @@ static bool p2pdma_pcp_pop(struct p2pdma_range *range, unsigned int order,
 }
 
 /*
- * Put a freed block of @order in the current CPU's cache.  A full stack
- * first gives P2PDMA_PCP_BATCH blocks back; a cache that would go over its
- * limit is emptied first (the limit is at least one block of any order).
+ * Put a free block of @order on its stack in @pcp.  A full stack first
+ * gives P2PDMA_PCP_BATCH blocks back; stacks that would go over their limit
+ * are emptied first (the limit is at least one block of any order).
  */
+static void p2pdma_pcp_stack(struct p2pdma_range *range,
+			     struct p2pdma_pcp *pcp, unsigned int order,
+			     unsigned long pg)
+{
+	unsigned int k;
+
+	lockdep_assert_held(&pcp->lock);
+	if (pcp->count[order] == P2PDMA_PCP_SLOTS)
+		p2pdma_pcp_flush(range, pcp, order,
+				 P2PDMA_PCP_SLOTS - P2PDMA_PCP_BATCH);
+	if (p2pdma_pcp_stacked(pcp) + BIT(order) > range->pcp_high)
+		for (k = 0; k < P2PDMA_PCP_ORDERS; k++)
+			p2pdma_pcp_flush(range, pcp, k, 0);
+	pcp->blk[order][pcp->count[order]++] = pg;
+	WRITE_ONCE(pcp->pages, pcp->pages + BIT(order));
+}
+
+/* Put a freed block of @order in the current CPU's cache. */
 static void p2pdma_pcp_push(struct p2pdma_range *range, unsigned int order,
 			    unsigned long pg)
 {
 	struct p2pdma_pcp *pcp = raw_cpu_ptr(range->pcp);
 	unsigned long flags;
-	unsigned int k;
 
 	spin_lock_irqsave(&pcp->lock, flags);
-	if (pcp->count[order] == P2PDMA_PCP_SLOTS)
-		p2pdma_pcp_flush(range, pcp, order,
-				 P2PDMA_PCP_SLOTS - P2PDMA_PCP_BATCH);
-	if (pcp->pages + BIT(order) > range->pcp_high) {
-		for (k = 0; k < P2PDMA_PCP_ORDERS; k++)
-			p2pdma_pcp_flush(range, pcp, k, 0);
-		p2pdma_pcp_put_run(range, pcp);
-	}
-	pcp->blk[order][pcp->count[order]++] = pg;
-	WRITE_ONCE(pcp->pages, pcp->pages + BIT(order));
+	p2pdma_pcp_stack(range, pcp, order, pg);
 	spin_unlock_irqrestore(&pcp->lock, flags);
+}
+
+/*
+ * Give the run of pages freed by ->page_free() back: a lone page onto the
+ * one-page stack, a longer run to the buddy.  Returns what
+ * p2pdma_buddy_give() does.
+ */
+static bool p2pdma_pcp_put_run(struct p2pdma_range *range,
+			       struct p2pdma_pcp *pcp)
+{
+	unsigned long pg = pcp->run_pg, n = pcp->run_len;
+	bool settled;
+
+	lockdep_assert_held(&pcp->lock);
+	if (!n)
+		return false;
+	pcp->run_len = 0;
+	WRITE_ONCE(pcp->pages, pcp->pages - n);
+	if (n == 1) {
+		p2pdma_pcp_stack(range, pcp, 0, pg);
+		return false;
+	}
+	spin_lock(&range->p2pdma->lock);
+	settled = p2pdma_buddy_give(range, pg, n);
+	spin_unlock(&range->p2pdma->lock);
+	return settled;
 }
 
 /* Empty every CPU's cache of @range into its buddy; true if any held some. */
@@ -1254,14 +1283,15 @@ static bool p2pdma_pcp_drain(struct p2pdma_range *range)
 		if (!READ_ONCE(pcp->pages))
 			continue;
 		spin_lock_irqsave(&pcp->lock, flags);
+		/* The run first: a lone page of it goes onto a stack. */
+		if (pcp->run_len) {
+			p2pdma_pcp_put_run(range, pcp);
+			any = true;
+		}
 		for (order = 0; order < P2PDMA_PCP_ORDERS; order++) {
 			if (!pcp->count[order])
 				continue;
 			p2pdma_pcp_flush(range, pcp, order, 0);
-			any = true;
-		}
-		if (pcp->run_len) {
-			p2pdma_pcp_put_run(range, pcp);
 			any = true;
 		}
 		spin_unlock_irqrestore(&pcp->lock, flags);
@@ -1308,7 +1338,8 @@ static void p2pdma_range_release(struct p2pdma_range *range, unsigned long pg,
  * adjacent freed pages and gives it to the buddy whole once its end
  * reaches a multiple of @range->run_max pages, or when a page that does
  * not extend it comes back: one insert, already merged, for a run that
- * covers an aligned block.
+ * covers an aligned block.  Pages that come back out of order leave runs
+ * of one page, which go onto the one-page stack like a kernel free.
  */
 static void p2pdma_range_gather(struct p2pdma_range *range, unsigned long pg)
 {
@@ -1377,10 +1408,10 @@ static void p2pdma_range_free_mapped(struct p2pdma_range *range,
 static void p2pdma_page_free(struct page *page)
 {
 	struct p2pdma_range *range = to_p2pdma_range(page->pgmap);
+	unsigned long pg = range->buddy->origin +
+			   (page_to_pfn(page) - PHYS_PFN(range->pgmap.range.start));
 
-	p2pdma_range_free_mapped(range, range->buddy->origin +
-				 (page_to_pfn(page) -
-				  PHYS_PFN(range->pgmap.range.start)));
+	p2pdma_range_free_mapped(range, pg);
 	percpu_ref_put(&range->pgmap.ref);
 }
 
@@ -1558,7 +1589,11 @@ static ssize_t published_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(published);
 
-/* Pages handed to one vm_insert_pages() call: one PTE lock per batch. */
+/*
+ * Pages handed to one vm_insert_pages() call, which walks the page tables
+ * once per call (and takes the PTE lock once per eight pages) where
+ * vm_insert_page() walks and locks once per page.
+ */
 #define P2PMEM_MAP_BATCH	32
 
 /*
@@ -1572,21 +1607,21 @@ static int p2pmem_map_block(struct vm_area_struct *vma, unsigned long uaddr,
 			    unsigned long count)
 {
 	struct page *pages[P2PMEM_MAP_BATCH];
-	unsigned long done = 0, n, left, i;
+	unsigned long done = 0, batch, left, mapped, i;
 	int ret;
 
 	while (done < count) {
-		n = min_t(unsigned long, count - done, P2PMEM_MAP_BATCH);
-		for (i = 0; i < n; i++)
+		batch = min_t(unsigned long, count - done, P2PMEM_MAP_BATCH);
+		for (i = 0; i < batch; i++)
 			pages[i] = p2pdma_range_page(range, pg + done + i);
-		left = n;
+		left = batch;
 		ret = vm_insert_pages(vma, uaddr + (done << PAGE_SHIFT), pages,
 				      &left);
-		n -= left;
-		percpu_ref_get_many(&range->pgmap.ref, n);
-		for (i = 0; i < n; i++)
+		mapped = batch - left;
+		percpu_ref_get_many(&range->pgmap.ref, mapped);
+		for (i = 0; i < mapped; i++)
 			put_page(pages[i]);
-		done += n;
+		done += mapped;
 		if (ret) {
 			p2pdma_range_free(range, pg + done, count - done);
 			return ret;
@@ -1866,13 +1901,34 @@ static struct p2pdma_range *p2pdma_range_create(struct pci_dev *pdev, int bar,
 
 #if IS_ENABLED(CONFIG_KUNIT)
 /*
- * Hooks for the KUnit suite: a live range with no pages and no provider,
- * whose allocator, caches, in-use bitmap and reference count are the real
- * ones, driven the way user mappings drive a range.
+ * Hooks for the KUnit suite: a live range with no pages, whose allocator,
+ * caches, in-use bitmap and reference count are the real ones, driven the
+ * way user mappings drive a range.  Its provider is a bare device that
+ * only gives refused frees a name to log.
  */
 
 static void p2pdma_test_range_ref_release(struct percpu_ref *ref)
 {
+}
+
+static void p2pdma_test_provider_release(struct device *dev)
+{
+	kfree(to_pci_dev(dev));
+}
+
+static struct pci_dev *p2pdma_test_provider(void)
+{
+	struct pci_dev *pdev = kzalloc(sizeof(*pdev), GFP_KERNEL);
+
+	if (!pdev)
+		return NULL;
+	device_initialize(&pdev->dev);
+	pdev->dev.release = p2pdma_test_provider_release;
+	if (dev_set_name(&pdev->dev, "p2pdma-kunit")) {
+		put_device(&pdev->dev);
+		return NULL;
+	}
+	return pdev;
 }
 
 VISIBLE_IF_KUNIT struct p2pdma_range *
@@ -1883,20 +1939,26 @@ p2pdma_test_range_create(unsigned long first, unsigned long npages)
 
 	if (!range || !p2pdma)
 		goto fail;
+	range->provider = p2pdma_test_provider();
+	if (!range->provider)
+		goto fail;
 	if (percpu_ref_init(&range->pgmap.ref, p2pdma_test_range_ref_release,
 			    0, GFP_KERNEL))
-		goto fail;
-	if (p2pdma_range_pool_init(range, first, npages, NUMA_NO_NODE)) {
-		percpu_ref_exit(&range->pgmap.ref);
-		goto fail;
-	}
+		goto fail_provider;
+	if (p2pdma_range_pool_init(range, first, npages, NUMA_NO_NODE))
+		goto fail_ref;
 	spin_lock_init(&p2pdma->lock);
 	INIT_LIST_HEAD(&p2pdma->ranges);
+	xa_init(&p2pdma->verdicts);
 	range->p2pdma = p2pdma;
 	range->live = true;
 	list_add(&range->node, &p2pdma->ranges);
 	return range;
 
+fail_ref:
+	percpu_ref_exit(&range->pgmap.ref);
+fail_provider:
+	put_device(&range->provider->dev);
 fail:
 	kfree(p2pdma);
 	kfree(range);
@@ -1904,10 +1966,12 @@ fail:
 }
 EXPORT_SYMBOL_IF_KUNIT(p2pdma_test_range_create);
 
+/* Every reference taken must have been dropped by now. */
 VISIBLE_IF_KUNIT void p2pdma_test_range_destroy(struct p2pdma_range *range)
 {
 	percpu_ref_exit(&range->pgmap.ref);
 	p2pdma_range_pool_exit(range);
+	put_device(&range->provider->dev);
 	kfree(range->p2pdma);
 	kfree(range);
 }

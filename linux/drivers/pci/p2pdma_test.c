@@ -921,9 +921,10 @@ static void p2pdma_test_cache_unmap_in_order(struct kunit *test)
 }
 
 /*
- * Unmapping in reverse: no page extends the run, so each goes to the buddy
- * when the next comes back, and the last one stays cached; a contiguous
- * request for the whole range still succeeds, after a drain.
+ * Unmapping in reverse: no page extends the run, so each becomes a lone
+ * page on the one-page stack when the next comes back, and the stack gives
+ * them to the buddy eight at a time; some stay cached, yet a contiguous
+ * request for the whole range succeeds, after a drain.
  */
 static void p2pdma_test_cache_unmap_reversed(struct kunit *test)
 {
@@ -971,6 +972,33 @@ static void p2pdma_test_cache_unmap_interleaved(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, info.nfree + info.cached, 0UL);
 }
 
+/* A page freed twice, or never allocated, is refused and changes nothing. */
+static void p2pdma_test_cache_double_free(struct kunit *test)
+{
+	struct p2pdma_range *range = new_range(test);
+	struct p2pdma_test_range_info before, after;
+	unsigned long pg;
+
+	p2pdma_test_range_page_free(range, CACHE_FIRST + 5);
+	p2pdma_test_range_info(range, &before);
+	p2pdma_test_range_page_free(range, CACHE_FIRST + 5);
+	p2pdma_test_range_info(range, &after);
+	KUNIT_EXPECT_EQ(test, after.nfree, before.nfree);
+	KUNIT_EXPECT_EQ(test, after.cached, before.cached);
+	KUNIT_EXPECT_EQ(test, after.nfree + after.cached, 1UL);
+
+	/* Outside the range: refused too. */
+	p2pdma_test_range_page_free(range, CACHE_FIRST + CACHE_PAGES);
+	p2pdma_test_range_info(range, &after);
+	KUNIT_EXPECT_EQ(test, after.nfree + after.cached, 1UL);
+
+	/* The one page is free once: a one-page request gets exactly it. */
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_take(range, 1, false, &pg), 1L);
+	KUNIT_EXPECT_EQ(test, pg, CACHE_FIRST + 5);
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_take(range, 1, false, &pg),
+			-ENOMEM);
+}
+
 static struct kunit_case p2pdma_buddy_cases[] = {
 	KUNIT_CASE(p2pdma_test_inuse_clear),
 	KUNIT_CASE(p2pdma_test_buddy_alignment),
@@ -986,6 +1014,7 @@ static struct kunit_case p2pdma_buddy_cases[] = {
 	KUNIT_CASE(p2pdma_test_cache_unmap_in_order),
 	KUNIT_CASE(p2pdma_test_cache_unmap_reversed),
 	KUNIT_CASE(p2pdma_test_cache_unmap_interleaved),
+	KUNIT_CASE(p2pdma_test_cache_double_free),
 	{}
 };
 
