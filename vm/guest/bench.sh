@@ -17,14 +17,18 @@ INV
 echo "bench: small pool $small, large pool $large, client $client ($clientns)"
 [ -n "$small" ] && [ -n "$client" ] || exit 1
 
-# p2p.only=mmap: just the mmap rows, each run printed with its phases (for
-# looking into that row: make boot TOPO=bench SUITE=bench
-# P2P_GUEST_ARGS=p2p.only=mmap P2P_MEM=3G).
-if [ "${P2P_ONLY:-}" = mmap ]; then
+# p2p.only=mmap or p2p.only=dio: seven runs of just that user-space row,
+# each printed (the mmap ones with their phases), for looking into one row:
+# make boot TOPO=bench SUITE=bench P2P_GUEST_ARGS=p2p.only=mmap P2P_MEM=3G
+case "${P2P_ONLY:-}" in
+mmap)
 	[ -n "$large" ] || exit 1
 	for i in 1 2 3 4 5 6 7; do p2pbench mmap "$large" 64 64M; done
-	exit 0
-fi
+	exit 0 ;;
+dio)
+	for i in 1 2 3 4 5 6 7; do p2pbench dio "$small" "$clientns" 64 1024; done
+	exit 0 ;;
+esac
 
 # In-kernel rows: allocator, cached distance, dma_map_sg of P2P pages.
 bench_module() {
@@ -71,10 +75,10 @@ median_runs() {
 # small one is 64 MiB minus the nvme driver's submission queues).
 if [ -n "$large" ]; then
 	avail=$(cat /sys/bus/pci/devices/$large/p2pmem/available)
-	median_runs 5 p2pbench mmap "$large" 64 64M
+	median_runs 7 p2pbench mmap "$large" 64 64M
 	median_runs 3 p2pbench mmap "$large" $(( avail >> 20 )) max
 fi
-median_runs 3 p2pbench dio "$small" "$clientns" 64 1024
+median_runs 5 p2pbench dio "$small" "$clientns" 64 1024
 
 # struct pages (vmemmap) spent on the registered BARs.
 memmap=$(sed -n 's/^nr_memmap_pages //p' /proc/vmstat)
