@@ -180,6 +180,74 @@ struct test_p2pdma_virt_to_bus {
 	__u64 bus_addr;				/* out */
 };
 
+/*
+ * TEST_P2PDMA_PUBLISH: pci_p2pmem_publish(dev, publish).  The published
+ * state belongs to the provider's driver: a test that changes it restores it.
+ */
+struct test_p2pdma_publish {
+	struct test_p2pdma_bdf dev;		/* in */
+	__u32 publish;				/* in: 0 or 1 */
+	__u32 reserved;
+};
+
+/* test_p2pdma_pattern.op */
+#define TEST_P2PDMA_PATTERN_FILL	1
+#define TEST_P2PDMA_PATTERN_CHECK	2
+
+/*
+ * TEST_P2PDMA_PATTERN: write (FILL) or verify (CHECK) a pattern over every
+ * byte of a live allocation of this file (every entry of an SGL).  The
+ * 64-bit word at byte offset o of the allocation holds
+ * seed ^ (o * 0x9e3779b97f4a7c15).  CHECK sets bad_offset to the first
+ * offset whose word differs, or to ~0ULL when all match.  -EINVAL for an
+ * unknown handle, -ENODEV for a revoked one.
+ */
+struct test_p2pdma_pattern {
+	__u64 handle;				/* in */
+	__u64 seed;				/* in */
+	__u32 op;				/* in */
+	__u32 reserved;
+	__u64 bad_offset;			/* out: CHECK only */
+};
+
+/*
+ * Revocation.  Like any well-behaved kernel user, the module gives a
+ * provider's memory back when the provider's driver unbinds or the device
+ * is removed (bus notifier, BUS_NOTIFY_UNBIND_DRIVER and
+ * BUS_NOTIFY_DEL_DEVICE): every allocation of every open file from that
+ * provider is freed then, and its handle stays known as revoked.  FREE and
+ * FREE_SGL of a revoked handle return -ENODEV and forget it; PATTERN and
+ * VIRT_TO_BUS return -ENODEV.
+ *
+ * TEST_P2PDMA_STATS: what this file holds.
+ */
+struct test_p2pdma_stats {
+	__u64 live;				/* out: live allocations */
+	__u64 live_bytes;			/* out: their sizes, summed */
+	__u64 revoked;				/* out: revoked handles */
+};
+
+/*
+ * TEST_P2PDMA_STRESS: on the calling thread, iterations rounds of: pick a
+ * slot among 16; if it holds an allocation, CHECK its pattern and free it,
+ * else allocate 1..max_pages pages (sizes drawn from seed, both powers of
+ * two and others, through pci_alloc_p2pmem() or pci_p2pmem_alloc_sgl())
+ * and FILL it.  Whatever is left is checked and freed at the end, and the
+ * loop stops early, with revoked set, when the provider goes away.
+ * 1 <= max_pages <= 512, 1 <= iterations <= 10000000.
+ */
+struct test_p2pdma_stress {
+	struct test_p2pdma_bdf provider;	/* in */
+	__u32 iterations;			/* in */
+	__u32 max_pages;			/* in */
+	__u64 seed;				/* in */
+	__u64 allocs;				/* out: successful allocations */
+	__u64 failures;				/* out: allocations the API refused */
+	__u64 corrupt;				/* out: allocations whose CHECK failed */
+	__u32 revoked;				/* out: stopped by a provider removal */
+	__u32 reserved;
+};
+
 #define TEST_P2PDMA_IOC_MAGIC		0xB9
 
 #define TEST_P2PDMA_DISTANCE	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x00, struct test_p2pdma_distance)
@@ -192,5 +260,10 @@ struct test_p2pdma_virt_to_bus {
 #define TEST_P2PDMA_HAS_P2PMEM	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x07, struct test_p2pdma_has_p2pmem)
 #define TEST_P2PDMA_ENABLE_STORE _IOWR(TEST_P2PDMA_IOC_MAGIC, 0x08, struct test_p2pdma_enable)
 #define TEST_P2PDMA_VIRT_TO_BUS	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x09, struct test_p2pdma_virt_to_bus)
+
+#define TEST_P2PDMA_PUBLISH	_IOW(TEST_P2PDMA_IOC_MAGIC, 0x0a, struct test_p2pdma_publish)
+#define TEST_P2PDMA_PATTERN	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x0b, struct test_p2pdma_pattern)
+#define TEST_P2PDMA_STATS	_IOR(TEST_P2PDMA_IOC_MAGIC, 0x0c, struct test_p2pdma_stats)
+#define TEST_P2PDMA_STRESS	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x0d, struct test_p2pdma_stress)
 
 #endif /* _TEST_P2PDMA_UAPI_H */
