@@ -90,9 +90,10 @@ struct pci_p2pdma {
  * struct p2pdma_pcp - one CPU's cache of free blocks of one range
  * @lock: guards the cache; taken from another CPU by drains, and by a
  *	task that moved to another CPU after picking this cache
- * @pages: number of pages cached, run included, for p2pdma_totals(); it
- *	changes under the provider's lock too whenever blocks move to or from
- *	the buddy
+ * @pages: number of pages cached, run included; it changes under the
+ *	provider's lock too whenever blocks move to or from the buddy
+ * @taken: pages handed out on this CPU minus pages given back on it; the
+ *	sum over all CPUs is the number of pages in use (p2pdma_totals())
  * @count: number of cached blocks per order
  * @blk: first page number of each cached block, per order, used as a stack
  * @run_pg: first page of @run_len adjacent pages freed by ->page_free()
@@ -105,6 +106,7 @@ struct p2pdma_pcp {
 	unsigned long blk[P2PDMA_PCP_ORDERS][P2PDMA_PCP_SLOTS];
 	unsigned long run_pg;
 	unsigned long run_len;
+	long taken;
 };
 
 /**
@@ -125,6 +127,10 @@ struct p2pdma_pcp {
  * @inuse: one bit per allocated page, bit 0 standing for page @inuse_base
  * @inuse_base: @buddy->origin rounded down to a multiple of BITS_PER_LONG,
  *	so that an aligned block of up to BITS_PER_LONG pages is in one word
+ * @heads: bit set on the first page of each kernel allocation, same
+ *	indexes as @inuse
+ * @tails: bit set on the last page of each kernel allocation
+ * @settle_work: drains the caches once the range is mostly free again
  */
 struct p2pdma_range {
 	struct dev_pagemap pgmap;
@@ -140,6 +146,9 @@ struct p2pdma_range {
 	unsigned long run_max;
 	atomic_long_t *inuse;
 	unsigned long inuse_base;
+	unsigned long *heads;
+	unsigned long *tails;
+	struct work_struct settle_work;
 };
 
 static struct p2pdma_range *to_p2pdma_range(struct dev_pagemap *pgmap)
@@ -184,7 +193,7 @@ static struct p2pdma_range *to_p2pdma_range(struct dev_pagemap *pgmap)
  *    replaces: its frees cost at most one merge per order.
  *
  * The leaf bitmaps of all orders add up to about two bits per page,
- * summaries to 1/63 of that.
+ * summaries to 1/63 of that, and the flat bitmap of free pages to one more.
  *
  * Blocks are aligned to their size in absolute page numbers (the glue uses
  * bus page frame numbers), so a power-of-two allocation is naturally
@@ -192,8 +201,10 @@ static struct p2pdma_range *to_p2pdma_range(struct dev_pagemap *pgmap)
  * and gives the tail back, so it costs n pages.  When no block is large
  * enough, a contiguous request takes the lowest run of adjacent free
  * blocks that is long enough, unaligned (p2pdma_buddy_alloc_fit()), so it
- * fails only where a first-fit search would; only that fallback depends on
- * fragmentation: it visits the free blocks of order log2(n) - 1 and up.
+ * fails only where a first-fit search would.  That fallback scans a flat
+ * bitmap of free pages a word at a time, whatever the fragmentation: about
+ * N/64 words for N pages (4096 for a 1 GiB BAR), where a first-fit search
+ * steps from free run to free run.
  *
  * Per-CPU caches: a power-of-two block of up to 2^P2PDMA_PCP_MAX_ORDER
  * pages comes from, and goes back to, a small stack per order in the
@@ -211,16 +222,19 @@ static struct p2pdma_range *to_p2pdma_range(struct dev_pagemap *pgmap)
  * request, every CPU's caches of every live range are drained into it and
  * the request is tried once more, so they never cause a failure on their
  * own; and when a free brings a range back to less than
- * 1/P2PDMA_PCP_SETTLE in use, the range's caches are drained, since a
- * cached page left in an otherwise free area would keep it split for
+ * 1/P2PDMA_PCP_SETTLE in use, a work item drains the range's caches, since
+ * a cached page left in an otherwise free area would keep it split for
  * whatever is allocated next.  The available count includes
  * cached pages.
  *
  * Because a cached block looks allocated to the buddy, frees are checked
  * against a bitmap of allocated pages instead: every allocation sets its
  * pages' bits, every free clears them with one cmpxchg per word, and a free
- * of a page whose bit is clear is refused and logged.  A span that covers
- * several words and fails part of the way restores the words it cleared.
+ * of a page whose bit is clear is refused with a warning.  A span that
+ * covers several words and fails part of the way restores the words it
+ * cleared.  Kernel allocations also mark their first and last page, so
+ * that pci_free_p2pmem() of anything but one whole allocation is refused
+ * before a page or a reference changes hands.
  *
  * The price: one more bit per page, pages kept out of the buddy (and its
  * merges) until a drain, and drains that visit every possible CPU.  Larger
@@ -371,6 +385,7 @@ static void buddy_remove(struct p2pdma_buddy *b, unsigned int order,
 static void buddy_put_block(struct p2pdma_buddy *b, unsigned int order,
 			    unsigned long blk)
 {
+	bitmap_set(b->freemap, (blk << order) - b->origin, BIT(order));
 	while (order < b->max_order && buddy_is_free(b, order, blk ^ 1)) {
 		buddy_remove(b, order, blk ^ 1);
 		blk >>= 1;
@@ -458,6 +473,7 @@ static bool buddy_take(struct p2pdma_buddy *b, unsigned int order,
 		j <<= 1;
 		buddy_insert(b, k, j + 1);
 	}
+	bitmap_clear(b->freemap, (j << order) - b->origin, BIT(order));
 	*blk = j;
 	return true;
 }
@@ -503,6 +519,7 @@ p2pdma_buddy_create(unsigned long origin, unsigned long npages, int nid)
 		words += n;
 	}
 
+	words += BITS_TO_LONGS(npages);
 	b->store = kvcalloc_node(words, sizeof(unsigned long), GFP_KERNEL, nid);
 	if (!b->store)
 		goto fail;
@@ -514,6 +531,7 @@ p2pdma_buddy_create(unsigned long origin, unsigned long npages, int nid)
 		hbm_layout(b->order[k].nbits, &n);
 		used += n;
 	}
+	b->freemap = b->store + used;
 
 	b->origin = origin;
 	b->npages = npages;
@@ -587,45 +605,54 @@ static int buddy_free_order(const struct p2pdma_buddy *b, unsigned long pg)
 }
 
 /*
- * Start of the lowest run of at least @npages free pages, made of several
- * free blocks, or ULONG_MAX.  A run of at least 2^m pages holds a whole
- * aligned area of 2^(m-1) pages, and with every free block merged as far
- * as it goes that area lies in a free block of order m-1 or above: only
- * those blocks can seed a run, and each is grown to both sides for as long
- * as the neighbouring page is free.
+ * Start of the lowest run of @n set bits among the first @nbits of @map, or
+ * @nbits if there is none, in one pass over the words.  A run that crosses
+ * words is carried over as the number of set bits at the top of the words
+ * before; runs inside a word are found by ANDing the word with itself
+ * shifted, which leaves bit i set where bits i..i+n-1 all are.
  */
+VISIBLE_IF_KUNIT unsigned long p2pdma_find_run(const unsigned long *map,
+					       unsigned long nbits,
+					       unsigned long n)
+{
+	unsigned long nwords = BITS_TO_LONGS(nbits), carry = 0, w;
+
+	for (w = 0; w < nwords; w++) {
+		unsigned long word = map[w], base = w * BITS_PER_LONG;
+		unsigned long m, k, step;
+
+		if (w == nwords - 1)
+			word &= BITMAP_LAST_WORD_MASK(nbits);
+		if (word == ~0UL) {
+			carry += BITS_PER_LONG;
+			if (carry >= n)
+				return base + BITS_PER_LONG - carry;
+			continue;
+		}
+		/* A run from the words below ends at this word's first 0. */
+		if (carry && carry + __ffs(~word) >= n)
+			return base - carry;
+		if (n <= BITS_PER_LONG) {
+			for (m = word, k = 1; m && k < n; k += step) {
+				step = min(k, n - k);
+				m &= m >> step;
+			}
+			if (m)
+				return base + __ffs(m);
+		}
+		carry = BITS_PER_LONG - 1 - __fls(~word);
+	}
+	return nbits;
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_find_run);
+
+/* First page of the lowest run of @npages free pages, or ULONG_MAX. */
 static unsigned long buddy_find_run(const struct p2pdma_buddy *b,
 				    unsigned long npages)
 {
-	unsigned long end = b->origin + b->npages, best = ULONG_MAX;
-	unsigned int k = npages > 1 ? ilog2(npages) - 1 : 0;
-	int o;
+	unsigned long i = p2pdma_find_run(b->freemap, b->npages, npages);
 
-	for (; k <= b->max_order; k++) {
-		const struct p2pdma_hbm *h = &b->order[k];
-		unsigned long i, s, e;
-
-		if (!(b->nonempty & BIT(k)))
-			continue;
-		for (i = hbm_find_next(h, 0); i < h->nbits;
-		     i = hbm_find_next(h, (e >> k) - h->first)) {
-			s = (i + h->first) << k;
-			e = s + BIT(k);
-			if (s >= best)
-				break;
-			while (s > b->origin && (o = buddy_free_order(b, s - 1)) >= 0)
-				s = round_down(s - 1, BIT(o));
-			/* Free blocks are disjoint: one starts right at @e. */
-			while (e - s < npages && e < end &&
-			       (o = buddy_free_order(b, e)) >= 0)
-				e += BIT(o);
-			if (e - s >= npages) {
-				best = min(best, s);
-				break;
-			}
-		}
-	}
-	return best;
+	return i < b->npages ? b->origin + i : ULONG_MAX;
 }
 
 /**
@@ -638,8 +665,8 @@ static unsigned long buddy_find_run(const struct p2pdma_buddy *b,
  * lowest run of adjacent free blocks that is long enough is taken instead,
  * without alignment.  So a request fails only when no @npages free pages
  * are contiguous, as with a first-fit search, while the usual case keeps
- * the buddy's cost and natural alignment.  The run search visits the free
- * blocks of order ilog2(@npages) - 1 and above, and their neighbours.
+ * the buddy's cost and natural alignment.  The run search reads the
+ * bitmap of free pages a word at a time: O(@b->npages / BITS_PER_LONG).
  *
  * Return: true on success, false if no run of @npages free pages exists.
  */
@@ -665,6 +692,7 @@ VISIBLE_IF_KUNIT bool p2pdma_buddy_alloc_fit(struct p2pdma_buddy *b,
 		o = buddy_free_order(b, pg);
 		buddy_remove(b, o, pg >> o);
 	}
+	bitmap_clear(b->freemap, *first - b->origin, npages);
 	buddy_put_span(b, stop, pg - stop);
 	b->nfree -= npages;
 	return true;
@@ -1058,6 +1086,8 @@ static const char *p2pdma_free_error(int err)
 		return "not inside any p2pmem range";
 	case -ENOENT:
 		return "some of it is not allocated (double free?)";
+	case -ENXIO:
+		return "not one whole allocation (wrong address or size)";
 	default:
 		return "no p2pmem on this device";
 	}
@@ -1075,7 +1105,7 @@ static unsigned long p2pdma_inuse_next(unsigned long bit, unsigned long end)
 	return min(round_down(bit, BITS_PER_LONG) + BITS_PER_LONG, end);
 }
 
-/* Mark pages just taken from the buddy or a cache as allocated. */
+/* Set the in-use bits of pages. */
 static void p2pdma_inuse_set(struct p2pdma_range *range, unsigned long pg,
 			     unsigned long npages)
 {
@@ -1088,6 +1118,24 @@ static void p2pdma_inuse_set(struct p2pdma_range *range, unsigned long pg,
 	}
 }
 
+/* [@pg, @pg + @npages) is a non-empty span inside the range. */
+static bool p2pdma_range_spans(struct p2pdma_range *range, unsigned long pg,
+			       unsigned long npages)
+{
+	const struct p2pdma_buddy *b = range->buddy;
+
+	return npages && pg >= b->origin && npages <= b->npages &&
+	       pg - b->origin <= b->npages - npages;
+}
+
+/* Pages just taken from the buddy or a cache now belong to a user. */
+static void p2pdma_range_hand_out(struct p2pdma_range *range, unsigned long pg,
+				  unsigned long npages)
+{
+	p2pdma_inuse_set(range, pg, npages);
+	this_cpu_add(range->pcp->taken, npages);
+}
+
 /*
  * Claim pages for freeing by clearing their in-use bits, which must all be
  * set.  If some are not, the words cleared so far are set again and the
@@ -1096,11 +1144,9 @@ static void p2pdma_inuse_set(struct p2pdma_range *range, unsigned long pg,
 static int p2pdma_inuse_claim(struct p2pdma_range *range, unsigned long pg,
 			      unsigned long npages)
 {
-	const struct p2pdma_buddy *b = range->buddy;
 	unsigned long start, bit, end, next;
 
-	if (!npages || pg < b->origin || npages > b->npages ||
-	    pg - b->origin > b->npages - npages)
+	if (!p2pdma_range_spans(range, pg, npages))
 		return -ERANGE;
 
 	start = pg - range->inuse_base;
@@ -1111,10 +1157,43 @@ static int p2pdma_inuse_claim(struct p2pdma_range *range, unsigned long pg,
 					p2pdma_inuse_mask(bit, next)))
 			break;
 	}
-	if (bit == end)
+	if (bit == end) {
+		this_cpu_sub(range->pcp->taken, npages);
 		return 0;
+	}
 	p2pdma_inuse_set(range, pg, bit - start);
 	return -ENOENT;
+}
+
+/* Mark the first and last page of a kernel allocation. */
+static void p2pdma_bounds_mark(struct p2pdma_range *range, unsigned long pg,
+			       unsigned long npages)
+{
+	set_bit(pg - range->inuse_base, range->heads);
+	set_bit(pg + npages - 1 - range->inuse_base, range->tails);
+}
+
+static void p2pdma_bounds_clear(struct p2pdma_range *range, unsigned long pg,
+				unsigned long npages)
+{
+	clear_bit(pg - range->inuse_base, range->heads);
+	clear_bit(pg + npages - 1 - range->inuse_base, range->tails);
+}
+
+/*
+ * Is [@pg, @pg + @npages) exactly one kernel allocation?  One starts at @pg
+ * and one ends at its last page, and none ends before that: since
+ * allocations do not overlap, the one that ends there is the one that
+ * starts at @pg.
+ */
+static bool p2pdma_bounds_match(struct p2pdma_range *range, unsigned long pg,
+				unsigned long npages)
+{
+	unsigned long first = pg - range->inuse_base;
+	unsigned long last = first + npages - 1;
+
+	return test_bit(first, range->heads) &&
+	       find_next_bit(range->tails, last + 1, first) == last;
 }
 
 /*
@@ -1299,6 +1378,16 @@ static bool p2pdma_pcp_drain(struct p2pdma_range *range)
 	return any;
 }
 
+/*
+ * The settle drain.  Frees run in any context, even with interrupts off, and
+ * a drain visits every possible CPU: it runs from a work item instead.
+ */
+static void p2pdma_settle_work(struct work_struct *work)
+{
+	p2pdma_pcp_drain(container_of(work, struct p2pdma_range, settle_work));
+}
+
+#if IS_ENABLED(CONFIG_KUNIT)
 /* Pages a range's caches hold, summed without locks: a statistic. */
 static unsigned long p2pdma_pcp_pages(struct p2pdma_range *range)
 {
@@ -1308,6 +1397,18 @@ static unsigned long p2pdma_pcp_pages(struct p2pdma_range *range)
 	for_each_possible_cpu(cpu)
 		pages += READ_ONCE(per_cpu_ptr(range->pcp, cpu)->pages);
 	return pages;
+}
+#endif
+
+/* Pages of a range in use, summed over the CPUs without locks. */
+static unsigned long p2pdma_range_taken(struct p2pdma_range *range)
+{
+	unsigned int cpu;
+	long taken = 0;
+
+	for_each_possible_cpu(cpu)
+		taken += READ_ONCE(per_cpu_ptr(range->pcp, cpu)->taken);
+	return clamp_t(long, taken, 0, range->buddy->npages);
 }
 
 /* Hand claimed pages back: a small aligned block to a cache, else the buddy. */
@@ -1326,7 +1427,7 @@ static void p2pdma_range_release(struct p2pdma_range *range, unsigned long pg,
 	settled = p2pdma_buddy_give(range, pg, npages);
 	spin_unlock_irqrestore(&range->p2pdma->lock, flags);
 	if (settled)
-		p2pdma_pcp_drain(range);
+		schedule_work(&range->settle_work);
 }
 
 /*
@@ -1360,21 +1461,24 @@ static void p2pdma_range_gather(struct p2pdma_range *range, unsigned long pg)
 		settled |= p2pdma_pcp_put_run(range, pcp);
 	spin_unlock_irqrestore(&pcp->lock, flags);
 	if (settled)
-		p2pdma_pcp_drain(range);
+		schedule_work(&range->settle_work);
 }
 
+/*
+ * The core itself freed pages it does not hold: the allocator's state is
+ * corrupt.  Warn once, with a backtrace, and change nothing.
+ */
 static void p2pdma_free_refused(struct p2pdma_range *range, unsigned long pg,
 				unsigned long npages, int err)
 {
-	/* Rate limited: ->page_free() can fail for every page of a mapping. */
-	dev_warn_ratelimited(&range->provider->dev,
-			     "p2pmem: not freeing %lu page(s) at bus pfn %#lx: %s\n",
-			     npages, pg, p2pdma_free_error(err));
+	dev_WARN_ONCE(&range->provider->dev, true,
+		      "p2pmem: not freeing %lu page(s) at bus pfn %#lx: %s\n",
+		      npages, pg, p2pdma_free_error(err));
 }
 
-/* Give pages back to a range; the caller drops the range references. */
-static int p2pdma_range_free(struct p2pdma_range *range, unsigned long pg,
-			     unsigned long npages)
+/* Give pages of a user mapping back; the caller drops the range refs. */
+static void p2pdma_range_free(struct p2pdma_range *range, unsigned long pg,
+			      unsigned long npages)
 {
 	int err = p2pdma_inuse_claim(range, pg, npages);
 
@@ -1382,19 +1486,39 @@ static int p2pdma_range_free(struct p2pdma_range *range, unsigned long pg,
 		p2pdma_free_refused(range, pg, npages, err);
 	else
 		p2pdma_range_release(range, pg, npages);
-	return err;
 }
 
 /* Free one page of a user mapping; the caller drops its range reference. */
-static void p2pdma_range_free_mapped(struct p2pdma_range *range,
-				     unsigned long pg)
+static int p2pdma_range_free_mapped(struct p2pdma_range *range,
+				    unsigned long pg)
 {
 	int err = p2pdma_inuse_claim(range, pg, 1);
 
-	if (err)
-		p2pdma_free_refused(range, pg, 1, err);
-	else
+	if (!err)
 		p2pdma_range_gather(range, pg);
+	return err;
+}
+
+/*
+ * Free a kernel allocation, checked before anything changes: the span must
+ * be exactly one live allocation from pci_alloc_p2pmem().  The caller drops
+ * the range reference of the allocation only when this succeeds.
+ */
+static int p2pdma_range_kfree(struct p2pdma_range *range, unsigned long pg,
+			      unsigned long npages)
+{
+	int err;
+
+	if (!p2pdma_range_spans(range, pg, npages))
+		return -ERANGE;
+	if (!p2pdma_bounds_match(range, pg, npages))
+		return -ENXIO;
+	err = p2pdma_inuse_claim(range, pg, npages);
+	if (err)
+		return err;
+	p2pdma_bounds_clear(range, pg, npages);
+	p2pdma_range_release(range, pg, npages);
+	return 0;
 }
 
 /*
@@ -1410,8 +1534,10 @@ static void p2pdma_page_free(struct page *page)
 	struct p2pdma_range *range = to_p2pdma_range(page->pgmap);
 	unsigned long pg = range->buddy->origin +
 			   (page_to_pfn(page) - PHYS_PFN(range->pgmap.range.start));
+	int err = p2pdma_range_free_mapped(range, pg);
 
-	p2pdma_range_free_mapped(range, pg);
+	if (err)
+		p2pdma_free_refused(range, pg, 1, err);
 	percpu_ref_put(&range->pgmap.ref);
 }
 
@@ -1481,7 +1607,7 @@ static long p2pdma_take(struct pci_p2pdma *p2pdma, unsigned long npages,
 	if (ret == -ENOMEM && p2pdma_drain(p2pdma))
 		ret = p2pdma_take_once(p2pdma, npages, contig, rangep, pg);
 	if (ret > 0)
-		p2pdma_inuse_set(*rangep, *pg, ret);
+		p2pdma_range_hand_out(*rangep, *pg, ret);
 	return ret;
 }
 
@@ -1500,13 +1626,32 @@ static long p2pdma_take_cached(struct pci_p2pdma *p2pdma, unsigned int order,
 		    !percpu_ref_tryget_live_rcu(&range->pgmap.ref))
 			continue;
 		if (p2pdma_pcp_pop(range, order, pg)) {
-			p2pdma_inuse_set(range, *pg, BIT(order));
+			p2pdma_range_hand_out(range, *pg, BIT(order));
 			*rangep = range;
 			return BIT(order);
 		}
 		percpu_ref_put(&range->pgmap.ref);
 	}
 	return -ENOMEM;
+}
+
+/*
+ * A kernel allocation: a small power of two from a cache, anything else
+ * from a buddy.  Called under rcu_read_lock().  Returns @npages with a
+ * reference on *@rangep, or a negative errno.
+ */
+static long p2pdma_kalloc(struct pci_p2pdma *p2pdma, unsigned long npages,
+			  struct p2pdma_range **rangep, unsigned long *pg)
+{
+	long n = -ENOMEM;
+
+	if (npages <= BIT(P2PDMA_PCP_MAX_ORDER) && is_power_of_2(npages))
+		n = p2pdma_take_cached(p2pdma, ilog2(npages), rangep, pg);
+	if (n <= 0)
+		n = p2pdma_take(p2pdma, npages, true, rangep, pg);
+	if (n > 0)
+		p2pdma_bounds_mark(*rangep, *pg, npages);
+	return n;
 }
 
 /*
@@ -1517,7 +1662,6 @@ static struct p2pdma_range *p2pdma_free_pages(struct pci_p2pdma *p2pdma,
 					      void *addr, unsigned long npages)
 {
 	struct p2pdma_range *range;
-	unsigned long pg;
 	int err;
 
 	if (!PAGE_ALIGNED(addr))
@@ -1526,34 +1670,36 @@ static struct p2pdma_range *p2pdma_free_pages(struct pci_p2pdma *p2pdma,
 	list_for_each_entry_rcu(range, &p2pdma->ranges, node) {
 		if (!p2pdma_range_holds(range, addr))
 			continue;
-		pg = p2pdma_range_pgno(range, addr);
-		err = p2pdma_inuse_claim(range, pg, npages);
-		if (err)
-			return ERR_PTR(err);
-		p2pdma_range_release(range, pg, npages);
-		return range;
+		err = p2pdma_range_kfree(range, p2pdma_range_pgno(range, addr),
+					 npages);
+		return err ? ERR_PTR(err) : range;
 	}
 	return ERR_PTR(-ERANGE);
 }
 
+/*
+ * Size and free bytes of a provider, read without its lock: p2pmem/size and
+ * available are world-readable, and a reader looping on them must not hold
+ * off allocations, or interrupts, for a walk over every CPU.  Free means not
+ * handed out, wherever it sits (buddy or cache); the count only changes when
+ * pages go to or come back from a user, so it is exact whenever no
+ * allocation or free is under way, drains and refills included.
+ */
 static void p2pdma_totals(struct pci_dev *pdev, size_t *size, size_t *avail)
 {
 	struct p2pdma_range *range;
 	struct pci_p2pdma *p2pdma;
-	unsigned long flags;
 
 	*size = 0;
 	*avail = 0;
 	rcu_read_lock();
 	p2pdma = rcu_dereference(pdev->p2pdma);
 	if (p2pdma) {
-		spin_lock_irqsave(&p2pdma->lock, flags);
-		list_for_each_entry(range, &p2pdma->ranges, node) {
+		list_for_each_entry_rcu(range, &p2pdma->ranges, node) {
 			*size += range->buddy->npages << PAGE_SHIFT;
-			*avail += (range->buddy->nfree +
-				   p2pdma_pcp_pages(range)) << PAGE_SHIFT;
+			*avail += (range->buddy->npages -
+				   p2pdma_range_taken(range)) << PAGE_SHIFT;
 		}
-		spin_unlock_irqrestore(&p2pdma->lock, flags);
 	}
 	rcu_read_unlock();
 }
@@ -1820,15 +1966,20 @@ static int p2pdma_range_pool_init(struct p2pdma_range *range,
 	nbits = first + npages - range->inuse_base;
 	range->inuse = kvcalloc_node(BITS_TO_LONGS(nbits),
 				     sizeof(*range->inuse), GFP_KERNEL, nid);
+	range->heads = kvcalloc_node(2 * BITS_TO_LONGS(nbits),
+				     sizeof(*range->heads), GFP_KERNEL, nid);
 	range->pcp = alloc_percpu(struct p2pdma_pcp);
-	if (!range->inuse || !range->pcp) {
+	if (!range->inuse || !range->heads || !range->pcp) {
 		free_percpu(range->pcp);
+		kvfree(range->heads);
 		kvfree(range->inuse);
 		p2pdma_buddy_destroy(range->buddy);
 		return -ENOMEM;
 	}
+	range->tails = range->heads + BITS_TO_LONGS(nbits);
 	for_each_possible_cpu(cpu)
 		spin_lock_init(&per_cpu_ptr(range->pcp, cpu)->lock);
+	INIT_WORK(&range->settle_work, p2pdma_settle_work);
 	range->pcp_high = max(npages / (P2PDMA_PCP_SHARE * num_possible_cpus()),
 			      BIT(P2PDMA_PCP_MAX_ORDER));
 	range->run_max = rounddown_pow_of_two(range->pcp_high);
@@ -1837,7 +1988,9 @@ static int p2pdma_range_pool_init(struct p2pdma_range *range,
 
 static void p2pdma_range_pool_exit(struct p2pdma_range *range)
 {
+	cancel_work_sync(&range->settle_work);
 	free_percpu(range->pcp);
+	kvfree(range->heads);
 	kvfree(range->inuse);
 	p2pdma_buddy_destroy(range->buddy);
 }
@@ -1850,6 +2003,8 @@ static void p2pdma_range_retire(void *data)
 	unsigned long flags;
 
 	if (!list_empty(&range->node)) {
+		/* No page of the range is in use: nothing queues it again. */
+		cancel_work_sync(&range->settle_work);
 		p2pdma_pcp_drain(range);
 		if (range->buddy->nfree != range->buddy->npages)
 			pci_warn(range->provider,
@@ -1994,13 +2149,48 @@ VISIBLE_IF_KUNIT long p2pdma_test_range_take(struct p2pdma_range *range,
 }
 EXPORT_SYMBOL_IF_KUNIT(p2pdma_test_range_take);
 
-/* What ->page_free() does for page number @pg. */
-VISIBLE_IF_KUNIT void p2pdma_test_range_page_free(struct p2pdma_range *range,
-						  unsigned long pg)
+/*
+ * What ->page_free() does for page number @pg, short of the warning on a
+ * refused page; a settle drain it queues has run on return.
+ */
+VISIBLE_IF_KUNIT int p2pdma_test_range_page_free(struct p2pdma_range *range,
+						 unsigned long pg)
 {
-	p2pdma_range_free_mapped(range, pg);
+	int err = p2pdma_range_free_mapped(range, pg);
+
+	flush_work(&range->settle_work);
+	return err;
 }
 EXPORT_SYMBOL_IF_KUNIT(p2pdma_test_range_page_free);
+
+/* What pci_alloc_p2pmem() does, in page numbers. */
+VISIBLE_IF_KUNIT long p2pdma_test_range_kalloc(struct p2pdma_range *range,
+					       unsigned long npages,
+					       unsigned long *pg)
+{
+	struct p2pdma_range *got;
+	long n;
+
+	rcu_read_lock();
+	n = p2pdma_kalloc(range->p2pdma, npages, &got, pg);
+	rcu_read_unlock();
+	if (n > 0)
+		percpu_ref_put(&got->pgmap.ref);
+	return n;
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_test_range_kalloc);
+
+/* What pci_free_p2pmem() does, short of the warning on a refused free. */
+VISIBLE_IF_KUNIT int p2pdma_test_range_kfree(struct p2pdma_range *range,
+					     unsigned long pg,
+					     unsigned long npages)
+{
+	int err = p2pdma_range_kfree(range, pg, npages);
+
+	flush_work(&range->settle_work);
+	return err;
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_test_range_kfree);
 
 VISIBLE_IF_KUNIT void p2pdma_test_range_info(struct p2pdma_range *range,
 					     struct p2pdma_test_range_info *info)
@@ -2014,6 +2204,7 @@ VISIBLE_IF_KUNIT void p2pdma_test_range_info(struct p2pdma_range *range,
 	info->cached = p2pdma_pcp_pages(range);
 	spin_unlock_irqrestore(&range->p2pdma->lock, flags);
 	info->run_max = range->run_max;
+	info->taken = p2pdma_range_taken(range);
 }
 EXPORT_SYMBOL_IF_KUNIT(p2pdma_test_range_info);
 #endif
@@ -2597,11 +2788,8 @@ void *pci_alloc_p2pmem(struct pci_dev *pdev, size_t size)
 	/* RCU keeps p2pdma valid; the range ref then pins the memory. */
 	rcu_read_lock();
 	p2pdma = rcu_dereference(pdev->p2pdma);
-	if (p2pdma && npages <= BIT(P2PDMA_PCP_MAX_ORDER) &&
-	    is_power_of_2(npages))
-		n = p2pdma_take_cached(p2pdma, ilog2(npages), &range, &pg);
-	if (p2pdma && n <= 0)
-		n = p2pdma_take(p2pdma, npages, true, &range, &pg);
+	if (p2pdma)
+		n = p2pdma_kalloc(p2pdma, npages, &range, &pg);
 	rcu_read_unlock();
 	return n > 0 ? p2pdma_range_addr(range, pg) : NULL;
 }
@@ -2613,7 +2801,13 @@ EXPORT_SYMBOL_GPL(pci_alloc_p2pmem);
  * @addr: address returned by pci_alloc_p2pmem(); NULL is ignored
  * @size: the size passed to pci_alloc_p2pmem()
  *
- * A request that does not match allocated memory is logged and ignored.
+ * The request is checked, in whole pages, before anything is freed: @addr
+ * must be the start of a live allocation from @pdev and @size must round up
+ * to the same number of pages as the size it was allocated with.  Anything
+ * else (an address inside an allocation or outside @pdev's memory, a size
+ * that covers less or more than the allocation, memory freed already, or
+ * pages of a user mapping) is a caller bug: the first one warns with a
+ * backtrace, and none of them frees memory or drops a reference.
  */
 void pci_free_p2pmem(struct pci_dev *pdev, void *addr, size_t size)
 {
@@ -2631,8 +2825,9 @@ void pci_free_p2pmem(struct pci_dev *pdev, void *addr, size_t size)
 	rcu_read_unlock();
 
 	if (IS_ERR(range)) {
-		pci_warn(pdev, "p2pmem: not freeing %zu bytes at %p: %s\n",
-			 size, addr, p2pdma_free_error(PTR_ERR(range)));
+		pci_WARN_ONCE(pdev, true,
+			      "p2pmem: not freeing %zu bytes at %p: %s\n",
+			      size, addr, p2pdma_free_error(PTR_ERR(range)));
 		return;
 	}
 	percpu_ref_put(&range->pgmap.ref);

@@ -171,6 +171,8 @@ struct p2pdma_hbm {
  * @nfree: number of free pages
  * @max_order: largest block order that fits in the range
  * @nonempty: bit n is set when some block of order n is free
+ * @freemap: one bit per page, set while the page is free here (bit 0 for
+ *	@origin); p2pdma_buddy_alloc_fit() looks for runs of free pages in it
  * @store: backing memory of every bitmap
  * @order: free blocks, one hierarchical bitmap per order
  *
@@ -185,6 +187,7 @@ struct p2pdma_buddy {
 	unsigned long nfree;
 	unsigned int max_order;
 	unsigned long nonempty;
+	unsigned long *freemap;
 	unsigned long *store;
 	struct p2pdma_hbm order[];
 };
@@ -216,6 +219,8 @@ unsigned long p2pdma_buddy_alloc_upto(struct p2pdma_buddy *b,
 int p2pdma_buddy_free(struct p2pdma_buddy *b, unsigned long first,
 		      unsigned long npages);
 bool p2pdma_inuse_clear(atomic_long_t *word, unsigned long mask);
+unsigned long p2pdma_find_run(const unsigned long *map, unsigned long nbits,
+			      unsigned long n);
 
 struct p2pdma_range;
 
@@ -227,10 +232,12 @@ struct p2pdma_range;
  * @max_order: largest order of the buddy
  * @run_max: a run of pages freed by ->page_free() goes to the buddy when
  *	its end is a multiple of this
+ * @taken: pages handed out and not given back, as p2pmem/available counts
  */
 struct p2pdma_test_range_info {
 	unsigned long nfree;
 	unsigned long cached;
+	unsigned long taken;
 	unsigned long nonempty;
 	unsigned int max_order;
 	unsigned long run_max;
@@ -241,8 +248,12 @@ struct p2pdma_range *p2pdma_test_range_create(unsigned long first,
 void p2pdma_test_range_destroy(struct p2pdma_range *range);
 long p2pdma_test_range_take(struct p2pdma_range *range, unsigned long npages,
 			    bool contig, unsigned long *pg);
-void p2pdma_test_range_page_free(struct p2pdma_range *range,
-				 unsigned long pg);
+int p2pdma_test_range_page_free(struct p2pdma_range *range,
+				unsigned long pg);
+long p2pdma_test_range_kalloc(struct p2pdma_range *range, unsigned long npages,
+			      unsigned long *pg);
+int p2pdma_test_range_kfree(struct p2pdma_range *range, unsigned long pg,
+			    unsigned long npages);
 void p2pdma_test_range_info(struct p2pdma_range *range,
 			    struct p2pdma_test_range_info *info);
 #endif

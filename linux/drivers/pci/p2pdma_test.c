@@ -871,10 +871,9 @@ static void p2pdma_test_inuse_clear(struct kunit *test)
 KUNIT_DEFINE_ACTION_WRAPPER(range_destroy_action, p2pdma_test_range_destroy,
 			    struct p2pdma_range *);
 
-static struct p2pdma_range *new_range(struct kunit *test)
+static struct p2pdma_range *new_empty_range(struct kunit *test)
 {
 	struct p2pdma_range *range;
-	unsigned long pg;
 
 	range = p2pdma_test_range_create(CACHE_FIRST, CACHE_PAGES);
 	KUNIT_ASSERT_NOT_NULL(test, range);
@@ -882,6 +881,14 @@ static struct p2pdma_range *new_range(struct kunit *test)
 			kunit_add_action_or_reset(test, range_destroy_action,
 						  range),
 			0);
+	return range;
+}
+
+static struct p2pdma_range *new_range(struct kunit *test)
+{
+	struct p2pdma_range *range = new_empty_range(test);
+	unsigned long pg;
+
 	/* One mapping of the whole range, as p2pmem_fill_vma() takes it. */
 	KUNIT_ASSERT_EQ(test, p2pdma_test_range_take(range, CACHE_PAGES, false,
 						     &pg),
@@ -979,16 +986,22 @@ static void p2pdma_test_cache_double_free(struct kunit *test)
 	struct p2pdma_test_range_info before, after;
 	unsigned long pg;
 
-	p2pdma_test_range_page_free(range, CACHE_FIRST + 5);
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_page_free(range, CACHE_FIRST + 5),
+			0);
 	p2pdma_test_range_info(range, &before);
-	p2pdma_test_range_page_free(range, CACHE_FIRST + 5);
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_page_free(range, CACHE_FIRST + 5),
+			-ENOENT);
 	p2pdma_test_range_info(range, &after);
 	KUNIT_EXPECT_EQ(test, after.nfree, before.nfree);
 	KUNIT_EXPECT_EQ(test, after.cached, before.cached);
+	KUNIT_EXPECT_EQ(test, after.taken, before.taken);
 	KUNIT_EXPECT_EQ(test, after.nfree + after.cached, 1UL);
+	KUNIT_EXPECT_EQ(test, after.taken, CACHE_PAGES - 1);
 
 	/* Outside the range: refused too. */
-	p2pdma_test_range_page_free(range, CACHE_FIRST + CACHE_PAGES);
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_page_free(range,
+							  CACHE_FIRST + CACHE_PAGES),
+			-ERANGE);
 	p2pdma_test_range_info(range, &after);
 	KUNIT_EXPECT_EQ(test, after.nfree + after.cached, 1UL);
 
@@ -997,6 +1010,122 @@ static void p2pdma_test_cache_double_free(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, pg, CACHE_FIRST + 5);
 	KUNIT_EXPECT_EQ(test, p2pdma_test_range_take(range, 1, false, &pg),
 			-ENOMEM);
+}
+
+/*
+ * pci_free_p2pmem() of anything but one whole live allocation is refused
+ * and changes nothing: no page, no count.  Two adjacent allocations of 32
+ * pages (an empty range hands out its lowest blocks) let a free cover half
+ * of one or spill into the next.
+ */
+static void p2pdma_test_kfree_bounds(struct kunit *test)
+{
+	struct p2pdma_range *range = new_empty_range(test);
+	struct p2pdma_test_range_info before, after;
+	unsigned long x, y, z;
+
+	KUNIT_ASSERT_EQ(test, p2pdma_test_range_kalloc(range, 32, &x), 32L);
+	KUNIT_ASSERT_EQ(test, p2pdma_test_range_kalloc(range, 32, &y), 32L);
+	KUNIT_ASSERT_EQ(test, y, x + 32);
+	KUNIT_ASSERT_EQ(test, p2pdma_test_range_kalloc(range, 4, &z), 4L);
+	p2pdma_test_range_info(range, &before);
+	KUNIT_ASSERT_EQ(test, before.taken, 68UL);
+
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_kfree(range, x, 16), -ENXIO);
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_kfree(range, x, 31), -ENXIO);
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_kfree(range, x, 33), -ENXIO);
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_kfree(range, x, 64), -ENXIO);
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_kfree(range, x + 16, 16),
+			-ENXIO);
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_kfree(range, x + 1, 31), -ENXIO);
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_kfree(range, z, 2), -ENXIO);
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_kfree(range, z, 8), -ENXIO);
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_kfree(range,
+						      CACHE_FIRST + CACHE_PAGES - 1,
+						      2), -ERANGE);
+	p2pdma_test_range_info(range, &after);
+	KUNIT_EXPECT_EQ(test, after.taken, before.taken);
+	KUNIT_EXPECT_EQ(test, after.nfree, before.nfree);
+	KUNIT_EXPECT_EQ(test, after.cached, before.cached);
+
+	/* Whole allocations go; the same free again is refused. */
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_kfree(range, y, 32), 0);
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_kfree(range, y, 32), -ENXIO);
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_kfree(range, x, 32), 0);
+	KUNIT_EXPECT_EQ(test, p2pdma_test_range_kfree(range, z, 4), 0);
+	p2pdma_test_range_info(range, &after);
+	KUNIT_EXPECT_EQ(test, after.taken, 0UL);
+	KUNIT_EXPECT_EQ(test, after.nfree + after.cached, CACHE_PAGES);
+}
+
+/* Start of the lowest run of @n set bits, the slow way. */
+static unsigned long model_find_run(const unsigned long *map,
+				    unsigned long nbits, unsigned long n)
+{
+	unsigned long i, len = 0;
+
+	for (i = 0; i < nbits; i++) {
+		len = test_bit(i, map) ? len + 1 : 0;
+		if (len == n)
+			return i + 1 - n;
+	}
+	return nbits;
+}
+
+/*
+ * The run search of the fallback against the slow way, over random bitmaps
+ * of every density, runs within and across words, and lengths up to more
+ * than two words.
+ */
+static void p2pdma_test_find_run(struct kunit *test)
+{
+	const unsigned long maxbits = 300;
+	unsigned long *map, nbits, n, i;
+	u32 seed = 0x9e3779b9;
+	unsigned int round;
+
+	map = kunit_kzalloc(test, BITS_TO_LONGS(maxbits) * sizeof(long),
+			    GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, map);
+
+	for (round = 0; round < 3000; round++) {
+		u32 density = test_rand(&seed) % 17;
+
+		nbits = 1 + test_rand(&seed) % maxbits;
+		bitmap_zero(map, maxbits);
+		for (i = 0; i < nbits; i++)
+			if (test_rand(&seed) % 16 < density)
+				__set_bit(i, map);
+		/* Bits past nbits must not count. */
+		for (; i < round_up(nbits, BITS_PER_LONG); i++)
+			__set_bit(i, map);
+		n = 1 + test_rand(&seed) % 140;
+		KUNIT_ASSERT_EQ_MSG(test, p2pdma_find_run(map, nbits, n),
+				    model_find_run(map, nbits, n),
+				    "round %u nbits %lu n %lu", round, nbits, n);
+	}
+}
+
+/*
+ * The case that made the fallback slow: a 1 GiB pool with every other page
+ * free has no run of two, and a run of one is the first free page.
+ */
+static void p2pdma_test_find_run_checkerboard(struct kunit *test)
+{
+	const unsigned long nbits = 1UL << 18;
+	unsigned long *map;
+
+	map = kunit_kzalloc(test, BITS_TO_LONGS(nbits) * sizeof(long),
+			    GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, map);
+	memset(map, 0xaa, BITS_TO_LONGS(nbits) * sizeof(long));
+
+	KUNIT_EXPECT_EQ(test, p2pdma_find_run(map, nbits, 1), 1UL);
+	KUNIT_EXPECT_EQ(test, p2pdma_find_run(map, nbits, 2), nbits);
+	__set_bit(nbits - 2, map);
+	KUNIT_EXPECT_EQ(test, p2pdma_find_run(map, nbits, 2), nbits - 3);
+	KUNIT_EXPECT_EQ(test, p2pdma_find_run(map, nbits, 3), nbits - 3);
+	KUNIT_EXPECT_EQ(test, p2pdma_find_run(map, nbits, 4), nbits);
 }
 
 static struct kunit_case p2pdma_buddy_cases[] = {
@@ -1015,6 +1144,9 @@ static struct kunit_case p2pdma_buddy_cases[] = {
 	KUNIT_CASE(p2pdma_test_cache_unmap_reversed),
 	KUNIT_CASE(p2pdma_test_cache_unmap_interleaved),
 	KUNIT_CASE(p2pdma_test_cache_double_free),
+	KUNIT_CASE(p2pdma_test_kfree_bounds),
+	KUNIT_CASE(p2pdma_test_find_run),
+	KUNIT_CASE(p2pdma_test_find_run_checkerboard),
 	{}
 };
 
