@@ -28,17 +28,24 @@ mmap)
 dio)
 	for i in 1 2 3 4 5 6 7; do p2pbench dio "$small" "$clientns" 64 1024; done
 	exit 0 ;;
+checkerboard)
+	[ -n "$large" ] || exit 1
+	insmod /opt/p2p/modules/p2pdma_bench.ko provider="$large" label=poolmax checkerboard=2
+	rmmod p2pdma_bench
+	dmesg | sed -n 's/.*p2pdma_bench: RESULT \([^=]*\)=\([^ ]*\) \(.*\)$/BENCH: \1 \2 \3/p'
+	exit 0 ;;
 esac
 
 # In-kernel rows: allocator, cached distance, dma_map_sg of P2P pages.
 bench_module() {
 	dmesg -c > /dev/null
-	insmod /opt/p2p/modules/p2pdma_bench.ko provider="$1" client="$client" label="$2"
+	insmod /opt/p2p/modules/p2pdma_bench.ko provider="$1" client="$client" label="$2" $3
 	rmmod p2pdma_bench
 	dmesg | sed -n 's/.*p2pdma_bench: RESULT \([^=]*\)=\([^ ]*\) \(.*\)$/BENCH: \1 \2 \3/p'
 }
 bench_module "$small" pool64M
-[ -n "$large" ] && bench_module "$large" poolmax | grep alloc_free
+[ -n "$large" ] && bench_module "$large" poolmax checkerboard=1 |
+	grep 'alloc_free\|alloc_fail'
 
 # Run a command N times and print, per BENCH metric, the median of its
 # values: a single run of a user-space row varied by 10-20 % between boots

@@ -20,6 +20,7 @@
 
 #include <linux/completion.h>
 #include <linux/dma-mapping.h>
+#include <linux/fs.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
@@ -44,6 +45,10 @@ MODULE_PARM_DESC(iters, "operations per measurement (default 2000)");
 static char *label = "pool";
 module_param(label, charp, 0444);
 MODULE_PARM_DESC(label, "name prefix of the allocator rows (e.g. pool64M)");
+
+static unsigned int checkerboard;
+module_param(checkerboard, uint, 0444);
+MODULE_PARM_DESC(checkerboard, "time failing 8 KiB allocations in a pool with every other page free: 1 also, 2 only");
 
 #define FRAG_CHUNK	(60 * 1024)	/* kept allocation ... */
 #define FRAG_HOLE	(4 * 1024)	/* ... followed by a 4 KiB hole */
@@ -163,9 +168,12 @@ static int alloc_free_thread(void *data)
 	return 0;
 }
 
-/* ns per alloc+free pair, averaged over @nthreads concurrent threads. */
+/*
+ * ns per alloc+free pair, averaged over @nthreads concurrent threads; @tag
+ * ends the row's name.
+ */
 static void bench_alloc(struct pci_dev *pdev, unsigned int percent,
-			size_t size, unsigned int nthreads)
+			size_t size, unsigned int nthreads, const char *tag)
 {
 	struct worker w[2] = {};
 	DECLARE_COMPLETION_ONSTACK(go);
@@ -194,12 +202,12 @@ static void bench_alloc(struct pci_dev *pdev, unsigned int percent,
 	if (started < nthreads)
 		return;
 	if (failed)
-		pr_info("RESULT alloc_free_%s_occ%u_%zuK_t%u=FAILED %u of %u\n",
-			label, percent, size / 1024, nthreads, failed,
+		pr_info("RESULT alloc_free_%s_occ%u_%zuK_t%u%s=FAILED %u of %u\n",
+			label, percent, size / 1024, nthreads, tag, failed,
 			iters * nthreads);
 	else
-		pr_info("RESULT alloc_free_%s_occ%u_%zuK_t%u=%llu ns/op\n",
-			label, percent, size / 1024, nthreads,
+		pr_info("RESULT alloc_free_%s_occ%u_%zuK_t%u%s=%llu ns/op\n",
+			label, percent, size / 1024, nthreads, tag,
 			div_u64(ns, iters * nthreads));
 }
 
@@ -226,8 +234,8 @@ static void bench_allocator(struct pci_dev *pdev)
 			break;
 		}
 		for (s = 0; s < ARRAY_SIZE(sizes); s++) {
-			bench_alloc(pdev, occupancy[o], sizes[s], 1);
-			bench_alloc(pdev, occupancy[o], sizes[s], 2);
+			bench_alloc(pdev, occupancy[o], sizes[s], 1, "");
+			bench_alloc(pdev, occupancy[o], sizes[s], 2, "");
 		}
 		fill_release(&f, false);
 	}
@@ -311,6 +319,110 @@ static void bench_dma_map(struct pci_dev *pdev, struct pci_dev *cdev)
 	pci_free_p2pmem(pdev, buf, MAP_SEGS * PAGE_SIZE);
 }
 
+/*
+ * A contiguous request that must fail, in the hardest pool for a search of
+ * free runs: every other page free, so no two free pages are adjacent.
+ * Rows: the median ns of a failing 8 KiB pci_alloc_p2pmem(), and the
+ * longest single call, which bounds how long it may keep interrupts off.
+ */
+static void bench_fail_checkerboard(struct pci_dev *pdev)
+{
+	struct fill f = { .pdev = pdev };
+	unsigned int i, t, kept = 0, got = 0;
+	u64 ns[TRIALS], worst = 0, sum, d;
+	void *addr;
+	ktime_t t0;
+
+	f.max = SZ_4G / PAGE_SIZE;
+	f.held = kvmalloc_array(f.max, sizeof(*f.held), GFP_KERNEL);
+	if (!f.held)
+		return;
+	while (!fill_take(&f, PAGE_SIZE))
+		;
+	/* Free the pages at odd bus page numbers, whatever order they came in. */
+	for (i = 0; i < f.nr; i++) {
+		if ((pci_p2pmem_virt_to_bus(pdev, f.held[i].addr) >> PAGE_SHIFT) & 1)
+			pci_free_p2pmem(pdev, f.held[i].addr, PAGE_SIZE);
+		else
+			f.held[kept++] = f.held[i];
+	}
+	f.nr = kept;
+
+	for (t = 0; t < TRIALS; t++) {
+		sum = 0;
+		for (i = 0; i < 4; i++) {
+			t0 = ktime_get();
+			addr = pci_alloc_p2pmem(pdev, 2 * PAGE_SIZE);
+			d = ktime_to_ns(ktime_sub(ktime_get(), t0));
+			if (addr) {
+				pci_free_p2pmem(pdev, addr, 2 * PAGE_SIZE);
+				got++;
+			}
+			sum += d;
+			worst = max(worst, d);
+		}
+		ns[t] = div_u64(sum, 4);
+	}
+	if (got) {
+		pr_info("RESULT alloc_fail_checkerboard_%s_8K=FAILED %u allocations succeeded\n",
+			label, got);
+	} else {
+		pr_info("RESULT alloc_fail_checkerboard_%s_8K=%llu ns/op\n",
+			label, median(ns));
+		pr_info("RESULT alloc_fail_checkerboard_%s_8K_longest=%llu ns\n",
+			label, worst);
+	}
+	fill_release(&f, false);
+	kvfree(f.held);
+}
+
+struct reader {
+	struct file *file;
+	u64 reads;
+};
+
+/* Read p2pmem/available over and over, as any user may. */
+static int reader_thread(void *data)
+{
+	struct reader *r = data;
+	char buf[32];
+	loff_t pos;
+
+	while (!kthread_should_stop()) {
+		pos = 0;
+		if (kernel_read(r->file, buf, sizeof(buf), &pos) > 0)
+			r->reads++;
+		cond_resched();
+	}
+	return 0;
+}
+
+/* The 4 KiB row again, with another thread looping on p2pmem/available. */
+static void bench_alloc_with_reader(struct pci_dev *pdev)
+{
+	struct reader r = {};
+	struct task_struct *t;
+	char *path;
+
+	path = kasprintf(GFP_KERNEL, "/sys/bus/pci/devices/%s/p2pmem/available",
+			 pci_name(pdev));
+	if (!path)
+		return;
+	r.file = filp_open(path, O_RDONLY, 0);
+	kfree(path);
+	if (IS_ERR(r.file)) {
+		pr_err("cannot open p2pmem/available: %ld\n", PTR_ERR(r.file));
+		return;
+	}
+	t = kthread_run(reader_thread, &r, "p2pbench/reader");
+	if (!IS_ERR(t)) {
+		bench_alloc(pdev, 0, SZ_4K, 1, "_reader");
+		kthread_stop(t);
+		pr_info("reader: %llu reads of available\n", r.reads);
+	}
+	filp_close(r.file, NULL);
+}
+
 static struct pci_dev *get_by_name(const char *name)
 {
 	struct device *dev;
@@ -343,12 +455,17 @@ static int __init p2pdma_bench_init(void)
 	 * free block, and under TCG dma_map_sg varied by 20 % between boots
 	 * of one kernel with it (QEMU's software TLB is our suspect).
 	 */
-	if (cdev) {
+	if (cdev && checkerboard < 2) {
 		bench_distance(pdev, cdev);
 		bench_dma_map(pdev, cdev);
-		pci_dev_put(cdev);
 	}
-	bench_allocator(pdev);
+	pci_dev_put(cdev);
+	if (checkerboard < 2) {
+		bench_allocator(pdev);
+		bench_alloc_with_reader(pdev);
+	}
+	if (checkerboard)
+		bench_fail_checkerboard(pdev);
 	pci_dev_put(pdev);
 	pr_info("DONE\n");
 	return 0;
