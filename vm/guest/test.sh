@@ -67,7 +67,8 @@ fi
 # ACS on the root port above the one-slot NVMe functions (0000:00:04.0):
 # the control register read back from config space, P2P Request and
 # Completion Redirect (bits 2 and 3) set by pci=config_acs in acs-redir*,
-# clear in acs (never set) and acs-disabled (pci=disable_acs_redir).
+# clear in acs (never set) and acs-disabled (set for the IOMMU, cleared by
+# pci=disable_acs_redir).
 rp=0000:00:04.0
 case "$T" in
 acs-redir|acs-redir-amd) want=set ;;
@@ -87,6 +88,17 @@ if [ -n "$want" ]; then
 			result ok "config.$T.acs_rr_cr_$want"
 		else
 			result fail "config.$T.acs_rr_cr_$want" "ACS control $(printf 0x%04x "$ctrl")"
+		fi
+	fi
+	# acs-disabled: the kernel set RR+CR on every root port for the
+	# IOMMU; the empty root port 0000:00:05.0 keeps them.
+	if [ "$T" = acs-disabled ]; then
+		pos=$(ext_cap 0000:00:05.0 13)
+		ctrl=$(cfg16 0000:00:05.0 $((${pos:-0} + 6)))
+		if [ -n "$pos" ] && [ $((ctrl & 12)) -eq 12 ]; then
+			result ok "config.$T.acs_rr_cr_set_on_other_port"
+		else
+			result fail "config.$T.acs_rr_cr_set_on_other_port" "0000:00:05.0 ACS at '$pos', control $ctrl"
 		fi
 	fi
 	if [ $want = set ]; then
