@@ -11,6 +11,8 @@
 #   make series    export the git format-patch series (BUILD_EACH=1: build each step)
 #   make deb       Debian packages of our kernel + install/boot check
 #   make check     static checks only
+#   make expected  rewrite vm/expected/<flavour>/* from the last make test
+#                  (after adding or removing a test; review the diff)
 #   make clean     remove build/ (ccache is kept outside)
 
 KERNEL ?= ours
@@ -21,7 +23,7 @@ PACKAGES := linux-source-6.12 qemu-system-x86 busybox-static sparse coccinelle \
 	ccache quilt bc flex bison libelf-dev libssl-dev cpio kmod dwarves \
 	rsync xz-utils python3 python3-docutils gcc make patch util-linux
 
-.PHONY: deps run test bench series deb kernel baseline boot check initramfs clean
+.PHONY: deps run test bench series deb kernel baseline boot check initramfs expected clean
 
 deps:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -41,6 +43,8 @@ baseline:
 initramfs: kernel
 	vm/mkinitramfs.sh $(KERNEL)
 
+# boot.sh fails (status 3) when the console log has a kernel splat
+# (scripts/scan-splats.sh), even if the copy succeeded.
 run: initramfs
 	vm/boot.sh $(KERNEL) switch run 900
 
@@ -52,6 +56,9 @@ check: kernel
 
 test: deps
 	KERNEL=$(KERNEL) scripts/test.sh
+
+expected:
+	scripts/expected.sh update $(KERNEL)
 
 bench: deps
 	@dpkg-query -W python3-matplotlib >/dev/null 2>&1 || \

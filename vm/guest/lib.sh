@@ -1,12 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0
 # Helpers shared by the guest suites (sourced).
 
-# result ok|fail|skip name [reason]: one line the host counts.
+# result ok|fail|skip name [reason]: one line the host counts.  A kernel
+# variant (p2p.variant=debug) prefixes the name, so that the results of the
+# debug kernel do not clash with the normal one's.
 result() {
+	local name=${P2P_VARIANT:+$P2P_VARIANT.}$2
 	case "$1" in
-	ok) echo "P2P-RESULT: ok $2" ;;
-	skip) echo "P2P-RESULT: skip $2 # ${3:-}" ;;
-	*) echo "P2P-RESULT: not ok $2 # ${3:-}"; FAILED=1 ;;
+	ok) echo "P2P-RESULT: ok $name" ;;
+	skip) echo "P2P-RESULT: skip $name # ${3:-}" ;;
+	*) echo "P2P-RESULT: not ok $name # ${3:-}"; FAILED=1 ;;
 	esac
 }
 
