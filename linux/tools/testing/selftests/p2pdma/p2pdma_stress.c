@@ -55,7 +55,8 @@ FIXTURE_SETUP(stress)
 	}
 }
 
-FIXTURE_TEARDOWN(stress)
+/* In the parent, so that it also runs after a failed ASSERT. */
+FIXTURE_TEARDOWN_PARENT(stress)
 {
 	int i;
 
