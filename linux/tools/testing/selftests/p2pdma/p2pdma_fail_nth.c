@@ -1,0 +1,743 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Allocation failures injected into P2PDMA call chains, one at a time.
+ *
+ * A chain is first run without faults and must succeed.  Then, for
+ * n = 1, 2, ..., the n-th allocation the chain makes is failed through
+ * /proc/thread-self/fail-nth (failslab and fail_page_alloc both count), and
+ * the chain must end with success or a clean errno, leave nothing behind
+ * (the provider's "available" back where it was, no complaint of the core
+ * in the kernel log) and crash nothing.  The loop ends when a run leaves
+ * the fault unconsumed (fail-nth reads back non-zero): the chain then ran
+ * through with no allocation left to fail, and must have succeeded.
+ *
+ * Chains: mmap of p2pmem/allocate with a write to every page;
+ * pci_alloc_p2pmem()/pci_p2pmem_alloc_sgl() and frees through the test
+ * module; an nvmet namespace's p2pmem attribute plus enable; and binding
+ * the nvme driver to the provider (pci_p2pdma_add_resource()).  Binding
+ * through sysfs "bind" probes in the writing task (the PCI core probes
+ * from a workqueue only on NUMA machines), so fail-nth reaches it; the
+ * probe makes hundreds of allocations, so a coarse pass first finds the
+ * ones under pci_p2pdma_add_resource() (nvme logs "failed to register the
+ * CMB" when it fails), and every one of those is then failed in turn.
+ *
+ * The fault attributes are set so that GFP_KERNEL and order-0 allocations
+ * can fail (ignore-gfp-wait=N, min-order=0) and quietly (verbose=0: no
+ * stack dumps for the log scan to count); ignore-gfp-highmem stays Y so
+ * that the test's own user page faults (highmem allocations) are left
+ * alone.  Probability stays 0: only fail-nth injects.  Everything is
+ * restored at the end.
+ *
+ * Nothing here is specific to our core; stock 6.12 must pass too.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../kselftest_harness.h"
+#include "p2pdma_common.h"
+
+#define DEBUGFS			"/sys/kernel/debug"
+#define NVMET_CFS		"/sys/kernel/config/nvmet"
+#define MMAP_LEN		(4UL << 20)
+#define MAX_NTH			4000
+#define BIND_LIMIT_S		60
+#define BIND_COARSE_STEP	8
+
+/* A fault attribute knob we change, and its value before. */
+struct knob {
+	const char *path;
+	const char *value;
+	char saved[32];
+	bool changed;
+};
+
+FIXTURE(fail_nth) {
+	struct p2p_env env;
+	char bdf[P2P_BDF_LEN];
+	struct test_p2pdma_bdf provider;
+	long long avail0, size0;
+	int nth;			/* /proc/thread-self/fail-nth */
+	int kmsg;
+	int tfd;			/* /dev/test_p2pdma */
+	struct knob knobs[5];
+	char allocate[PATH_MAX];
+};
+
+/* What the core logs when it finds pages it cannot account for. */
+static const char * const core_complaints[] = {
+	"still allocated at removal",
+	"p2pmem: not freeing",
+};
+
+static bool in_switch(void)
+{
+	return !strcmp(p2p_topology_name(), "switch");
+}
+
+/* Fails in the switch topology, built for these tests; skips elsewhere. */
+#define NEED(cond, fmt, ...) do {					\
+	if (!(cond)) {							\
+		if (in_switch()) {					\
+			TH_LOG("switch topology: " fmt, ##__VA_ARGS__);	\
+			ASSERT_TRUE(cond);				\
+		}							\
+		SKIP(return, fmt, ##__VA_ARGS__);			\
+	}								\
+} while (0)
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Does any record since @fd was opened (or last read) contain @needle? */
+static const char *kmsg_find(int fd, const char * const *needles, size_t n)
+{
+	char rec[8192];
+	const char *hit = NULL;
+	ssize_t len;
+	size_t i;
+
+	for (;;) {
+		len = read(fd, rec, sizeof(rec) - 1);
+		if (len < 0 && errno == EPIPE)
+			continue;
+		if (len <= 0)
+			return hit;
+		rec[len] = '\0';
+		for (i = 0; i < n && !hit; i++)
+			if (strstr(rec, needles[i]))
+				hit = needles[i];
+	}
+}
+
+static const char *core_complaint(int fd)
+{
+	return kmsg_find(fd, core_complaints, ARRAY_SIZE(core_complaints));
+}
+
+static int set_knob(struct knob *k)
+{
+	ssize_t n = p2p_read_str(k->path, k->saved, sizeof(k->saved));
+
+	if (n < 0)
+		return n;
+	k->saved[strcspn(k->saved, "\n")] = '\0';
+	k->changed = true;
+	return p2p_write_str(k->path, k->value);
+}
+
+/* Arm the n-th fault of this thread. */
+static int arm(int nth, unsigned int n)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", n);
+
+	return pwrite(nth, buf, len, 0) == len ? 0 : -errno;
+}
+
+/* Disarm; return what was left of the count (0: the fault was injected). */
+static long disarm(int nth)
+{
+	char buf[32];
+	ssize_t len;
+	long left;
+
+	len = pread(nth, buf, sizeof(buf) - 1, 0);
+	left = len > 0 ? (buf[len] = '\0', strtol(buf, NULL, 10)) : -1;
+	pwrite(nth, "0", 1, 0);
+	return left;
+}
+
+FIXTURE_SETUP(fail_nth)
+{
+	static const struct { const char *path, *value; } want[] = {
+		{ DEBUGFS "/failslab/ignore-gfp-wait", "N" },
+		{ DEBUGFS "/failslab/verbose", "0" },
+		{ DEBUGFS "/fail_page_alloc/ignore-gfp-wait", "N" },
+		{ DEBUGFS "/fail_page_alloc/min-order", "0" },
+		{ DEBUGFS "/fail_page_alloc/verbose", "0" },
+	};
+	size_t i;
+
+	self->nth = -1;
+	self->kmsg = -1;
+	self->tfd = -1;
+	NEED(!p2p_env_scan(&self->env), "no PCI function with p2pmem");
+	NEED(p2p_exists(DEBUGFS "/failslab") &&
+	     p2p_exists(DEBUGFS "/fail_page_alloc"),
+	     "no failslab/fail_page_alloc in debugfs (CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC, CONFIG_FAULT_INJECTION_DEBUG_FS)");
+	self->nth = open("/proc/thread-self/fail-nth", O_RDWR);
+	NEED(self->nth >= 0, "/proc/thread-self/fail-nth: %s",
+	     strerror(errno));
+
+	p2p_copy_str(self->bdf, sizeof(self->bdf), self->env.provider);
+	ASSERT_EQ(0, p2p_parse_bdf(self->bdf, &self->provider));
+	snprintf(self->allocate, sizeof(self->allocate),
+		 P2P_PCI_DEVICES "/%s/p2pmem/allocate", self->bdf);
+	self->size0 = p2p_attr(self->bdf, "size");
+	self->avail0 = p2p_attr(self->bdf, "available");
+	ASSERT_LE((long long)MMAP_LEN, self->avail0);
+
+	for (i = 0; i < ARRAY_SIZE(want); i++) {
+		self->knobs[i].path = want[i].path;
+		self->knobs[i].value = want[i].value;
+		ASSERT_EQ(0, set_knob(&self->knobs[i]))
+			TH_LOG("%s", want[i].path);
+	}
+	self->kmsg = p2p_kmsg_open();
+	ASSERT_LE(0, self->kmsg);
+	self->tfd = open(TEST_P2PDMA_DEVICE, O_RDWR);
+}
+
+static char driver_dir[PATH_MAX];
+static bool is_bound(const char *bdf);
+static int bind_plain(const char *bdf);
+
+FIXTURE_TEARDOWN(fail_nth)
+{
+	const char *complaint;
+	size_t i;
+
+	/* a bind test that stopped half way leaves the provider unbound */
+	if (driver_dir[0] && !is_bound(self->bdf))
+		EXPECT_EQ(0, bind_plain(self->bdf));
+
+	if (self->nth >= 0) {
+		pwrite(self->nth, "0", 1, 0);
+		close(self->nth);
+	}
+	for (i = 0; i < ARRAY_SIZE(self->knobs); i++)
+		if (self->knobs[i].changed)
+			p2p_write_str(self->knobs[i].path, self->knobs[i].saved);
+	if (self->tfd >= 0)
+		close(self->tfd);
+	if (self->kmsg >= 0) {
+		complaint = core_complaint(self->kmsg);
+		EXPECT_EQ(NULL, complaint) TH_LOG("kernel log: \"%s\"", complaint);
+		close(self->kmsg);
+	}
+	EXPECT_EQ(self->avail0, p2p_wait_attr(self->bdf, "available",
+					      self->avail0, 10000));
+}
+
+/*
+ * The driver of every chain: a clean run, then the n-th fault for every n
+ * until a run consumes none.  @chain returns 0 or -errno; @ok lists the
+ * errnos a failed allocation may produce.  After every run "available"
+ * must be back and the core must not have complained.  Returns the number
+ * of faults injected, or -1 after the first bad run.
+ */
+typedef int (*chain_fn)(FIXTURE_DATA(fail_nth) *self);
+/* after a run, unarmed: check and undo what the run left; 0 or -EBADE */
+typedef int (*undo_fn)(FIXTURE_DATA(fail_nth) *self, int ret);
+
+static bool errno_ok(int err, const int *ok)
+{
+	for (; *ok; ok++)
+		if (err == *ok)
+			return true;
+	return false;
+}
+
+static int run_chain(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(fail_nth) *self, chain_fn chain,
+		     undo_fn undo, const int *ok)
+{
+	int ret, errs = 0, oks = 0;
+	const char *complaint;
+	unsigned int n;
+	long left;
+
+	ret = chain(self);
+	if (undo && undo(self, ret))
+		ret = -EBADE;
+	if (ret) {
+		TH_LOG("the chain fails without a fault: %s", strerror(-ret));
+		return -1;
+	}
+	/* what the chain touches is mapped now; keep it so */
+	mlockall(MCL_CURRENT);
+
+	for (n = 1; n <= MAX_NTH; n++) {
+		if (arm(self->nth, n))
+			return -1;
+		ret = chain(self);
+		left = disarm(self->nth);
+		if (undo && undo(self, ret)) {
+			TH_LOG("n=%u: state after the run does not match its result %d",
+			       n, ret);
+			return -1;
+		}
+		if (left != 0) {
+			/* ran through without a fault: the clean result */
+			if (ret)
+				TH_LOG("n=%u: no fault left, but %s", n,
+				       strerror(-ret));
+			if (ret)
+				return -1;
+			break;
+		}
+		if (ret && !errno_ok(-ret, ok)) {
+			TH_LOG("n=%u: unexpected errno %d (%s)", n, -ret,
+			       strerror(-ret));
+			return -1;
+		}
+		ret ? errs++ : oks++;
+		if (p2p_wait_attr(self->bdf, "available", self->avail0,
+				  2000) != self->avail0) {
+			TH_LOG("n=%u: available %lld, was %lld", n,
+			       p2p_attr(self->bdf, "available"), self->avail0);
+			return -1;
+		}
+		complaint = core_complaint(self->kmsg);
+		if (complaint) {
+			TH_LOG("n=%u: kernel log: \"%s\"", n, complaint);
+			return -1;
+		}
+	}
+	munlockall();
+	TH_LOG("%u faults injected: %d runs failed cleanly, %d succeeded anyway",
+	       n - 1, errs, oks);
+	if (n > MAX_NTH)
+		TH_LOG("still consuming faults after %d runs", MAX_NTH);
+	return n > MAX_NTH ? -1 : (int)n - 1;
+}
+
+/* open + mmap of p2pmem/allocate, a write to every page, read back, unmap */
+static int chain_mmap(FIXTURE_DATA(fail_nth) *self)
+{
+	size_t page = p2p_page_size(), off;
+	volatile uint64_t *w;
+	int fd, ret = 0;
+	char *p;
+
+	fd = open(self->allocate, O_RDWR);
+	if (fd < 0)
+		return -errno;
+	p = mmap(NULL, MMAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	for (off = 0; off < MMAP_LEN; off += page) {
+		w = (volatile uint64_t *)(p + off);
+		*w = off * 0x9e3779b97f4a7c15ULL + 1;
+	}
+	for (off = 0; off < MMAP_LEN; off += page) {
+		w = (volatile uint64_t *)(p + off);
+		if (*w != off * 0x9e3779b97f4a7c15ULL + 1)
+			ret = -EILSEQ;
+	}
+	munmap(p, MMAP_LEN);
+	close(fd);
+	return ret;
+}
+
+TEST_F_TIMEOUT(fail_nth, mmap_allocate, 120)
+{
+	/*
+	 * EFAULT: vm_insert_pages() reports a page table it could not
+	 * allocate above the PTE level as -EFAULT.
+	 */
+	static const int ok[] = { ENOMEM, EFAULT, 0 };
+
+	ASSERT_LT(0, run_chain(_metadata, self, chain_mmap, NULL, ok));
+}
+
+/* One allocation through the module: 0, -ENOMEM, or -EAGAIN (API said no). */
+static int tp_alloc(int fd, const struct test_p2pdma_bdf *provider,
+		    unsigned long long size, bool sgl, unsigned long long *h)
+{
+	struct test_p2pdma_alloc a = { .provider = *provider, .size = size };
+
+	*h = 0;
+	if (ioctl(fd, sgl ? TEST_P2PDMA_ALLOC_SGL : TEST_P2PDMA_ALLOC, &a))
+		return -errno;
+	*h = a.handle;
+	return a.handle ? 0 : -EAGAIN;
+}
+
+static int tp_free(int fd, unsigned long long handle, bool sgl)
+{
+	struct test_p2pdma_free f = { .handle = handle };
+
+	return ioctl(fd, sgl ? TEST_P2PDMA_FREE_SGL : TEST_P2PDMA_FREE, &f) ?
+	       -errno : 0;
+}
+
+/* alloc 4 KiB, 64 KiB, an SGL of 1 MiB and 2 MiB; free them */
+static int chain_module(FIXTURE_DATA(fail_nth) *self)
+{
+	static const struct {
+		unsigned long long size;
+		bool sgl;
+	} what[] = {
+		{ 4096, false }, { 64 << 10, false },
+		{ 1 << 20, true }, { 2 << 20, true },
+	};
+	unsigned long long h[ARRAY_SIZE(what)];
+	int ret = 0, r;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(what); i++) {
+		r = tp_alloc(self->tfd, &self->provider, what[i].size,
+			     what[i].sgl, &h[i]);
+		if (r && !ret)
+			ret = r;
+	}
+	for (i = 0; i < ARRAY_SIZE(what); i++) {
+		if (!h[i])
+			continue;
+		r = tp_free(self->tfd, h[i], what[i].sgl);
+		if (r)
+			ret = -EBADE;	/* a free must never fail */
+	}
+	return ret;
+}
+
+TEST_F_TIMEOUT(fail_nth, module_alloc_sgl_free, 120)
+{
+	/* EAGAIN: the API returned NULL (see tp_alloc) */
+	static const int ok[] = { ENOMEM, EAGAIN, 0 };
+	struct test_p2pdma_stats st;
+
+	NEED(self->tfd >= 0, "%s missing (insmod test_p2pdma.ko)",
+	     TEST_P2PDMA_DEVICE);
+	ASSERT_LT(0, run_chain(_metadata, self, chain_module, NULL, ok));
+	/* the module holds nothing (older modules have no STATS) */
+	if (!ioctl(self->tfd, TEST_P2PDMA_STATS, &st)) {
+		EXPECT_EQ(0, st.live);
+		EXPECT_EQ(0, st.live_bytes);
+	}
+}
+
+/* nvmet: a subsystem with one namespace backed by an NVMe namespace */
+static char nvmet_ns[PATH_MAX], nvmet_subsys[256];
+
+static int ns_write(const char *attr, const char *val)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", nvmet_ns, attr);
+	return p2p_write_str(path, val);
+}
+
+/* set p2pmem to the provider and enable the namespace */
+static int chain_nvmet(FIXTURE_DATA(fail_nth) *self)
+{
+	int ret;
+
+	ret = ns_write("p2pmem", self->bdf);
+	if (!ret)
+		ret = ns_write("enable", "1");
+	return ret;
+}
+
+/* after each run, unarmed: an enable that said yes must be on; undo it */
+static int undo_nvmet(FIXTURE_DATA(fail_nth) *self, int ret)
+{
+	char path[PATH_MAX + 32], buf[8] = "";
+
+	snprintf(path, sizeof(path), "%s/enable", nvmet_ns);
+	if (p2p_read_str(path, buf, sizeof(buf)) < 0)
+		return -EBADE;
+	if ((buf[0] == '1') != !ret)
+		return -EBADE;
+	if (buf[0] == '1' && ns_write("enable", "0"))
+		return -EBADE;
+	return ns_write("p2pmem", "0") ? -EBADE : 0;
+}
+
+TEST_F_TIMEOUT(fail_nth, nvmet_p2pmem_enable, 120)
+{
+	static const int ok[] = { ENOMEM, 0 };
+	int idx, ret;
+	char path[PATH_MAX + 32];
+
+	NEED(p2p_exists(NVMET_CFS), "%s missing", NVMET_CFS);
+	/* a backing namespace the provider can serve: a peer, or its own */
+	idx = self->env.expect != P2P_EXPECT_REFUSED &&
+	      self->env.expect != P2P_EXPECT_UNKNOWN ? self->env.peer[0] : -1;
+	if (idx < 0)
+		idx = self->env.self;
+	NEED(idx >= 0, "no NVMe namespace to back the nvmet namespace");
+
+	snprintf(nvmet_subsys, sizeof(nvmet_subsys),
+		 NVMET_CFS "/subsystems/nqn.2014-08.org.kernel:p2pdma-fail-nth-%d",
+		 getpid());
+	snprintf(nvmet_ns, sizeof(nvmet_ns), "%s/namespaces/1", nvmet_subsys);
+	ASSERT_EQ(0, mkdir(nvmet_subsys, 0755));
+	ASSERT_EQ(0, mkdir(nvmet_ns, 0755));
+	snprintf(path, sizeof(path), "/dev/%s", self->env.nvme[idx].disk);
+	ASSERT_EQ(0, ns_write("device_path", path));
+
+	ret = run_chain(_metadata, self, chain_nvmet, undo_nvmet, ok);
+
+	ns_write("enable", "0");
+	rmdir(nvmet_ns);
+	EXPECT_EQ(0, rmdir(nvmet_subsys));
+	ASSERT_LT(0, ret);
+}
+
+/*
+ * Binding the nvme driver to the provider.  The probe runs in the task
+ * that writes "bind" (pci_call_probe() moves it to a workqueue only for
+ * a device on a NUMA node), so that task's fail-nth reaches
+ * pci_p2pdma_add_resource().  Each armed bind runs in a child, so that a
+ * probe stuck in the kernel cannot hang the test.
+ */
+static bool is_bound(const char *bdf)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), P2P_PCI_DEVICES "/%s/driver", bdf);
+	return p2p_exists(path);
+}
+
+static void on_alarm(int sig)
+{
+}
+
+static pid_t waitpid_bounded(pid_t pid, int *status, int secs)
+{
+	struct sigaction sa = { .sa_handler = on_alarm }, old;
+	pid_t ret;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, &old);	/* no SA_RESTART: waitpid sees EINTR */
+	alarm(secs);
+	ret = waitpid(pid, status, 0);
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	return ret;
+}
+
+struct bind_run {
+	int rc;		/* 0 or -errno of the write */
+	long left;	/* fail-nth after the write */
+};
+
+/*
+ * Write @bdf to the driver's @file from a child with the n-th fault armed
+ * (n = 0: none).  Returns 0, or -ETIMEDOUT/-ECHILD when the child hung or
+ * died.
+ */
+static int driver_write(const char *file, const char *bdf, unsigned int n,
+			struct bind_run *out)
+{
+	struct bind_run *r;
+	char path[PATH_MAX + 16];
+	int status, ret = 0;
+	pid_t pid;
+
+	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (r == MAP_FAILED)
+		return -errno;
+	r->rc = -EINTR;
+	r->left = -1;
+	snprintf(path, sizeof(path), "%s/%s", driver_dir, file);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		int nth = open("/proc/thread-self/fail-nth", O_RDWR);
+		int fd = open(path, O_WRONLY);
+		ssize_t len = strlen(bdf), w;
+
+		if (nth < 0 || fd < 0)
+			_exit(1);
+		if (n && arm(nth, n))
+			_exit(1);
+		w = write(fd, bdf, len);
+		r->left = n ? disarm(nth) : 0;
+		r->rc = w == len ? 0 : w < 0 ? -errno : -EIO;
+		_exit(0);
+	}
+	if (waitpid_bounded(pid, &status, BIND_LIMIT_S) != pid)
+		ret = -ETIMEDOUT;
+	else if (!WIFEXITED(status) || WEXITSTATUS(status))
+		ret = -ECHILD;
+	*out = *r;
+	munmap(r, sizeof(*r));
+	return ret;
+}
+
+static int bind_plain(const char *bdf)
+{
+	struct bind_run r;
+	int ret = driver_write("bind", bdf, 0, &r);
+
+	return ret ? ret : r.rc;
+}
+
+#define SEEN_COMPLAINT	0x1
+#define SEEN_CMB_FAILED	0x2
+#define SEEN_ADDED	0x4
+
+/* What the kernel logged since the last call, as SEEN_* bits. */
+static int kmsg_seen(int fd)
+{
+	char rec[8192];
+	int seen = 0;
+	ssize_t len;
+	size_t i;
+
+	for (;;) {
+		len = read(fd, rec, sizeof(rec) - 1);
+		if (len < 0 && errno == EPIPE)
+			continue;
+		if (len <= 0)
+			return seen;
+		rec[len] = '\0';
+		for (i = 0; i < ARRAY_SIZE(core_complaints); i++)
+			if (strstr(rec, core_complaints[i]))
+				seen |= SEEN_COMPLAINT;
+		if (strstr(rec, "failed to register the CMB"))
+			seen |= SEEN_CMB_FAILED;
+		if (strstr(rec, "added peer-to-peer DMA memory"))
+			seen |= SEEN_ADDED;
+	}
+}
+
+/*
+ * One bind with the n-th fault armed, checked and undone: returns the
+ * SEEN_* bits, with 0x100 added when the fault was consumed, or -1 after
+ * a bad result (logged).
+ */
+static int bind_once(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(fail_nth) *self, unsigned int n)
+{
+	struct bind_run r;
+	bool bound, p2p;
+	int seen, ret;
+
+	ret = driver_write("bind", self->bdf, n, &r);
+	if (ret) {
+		TH_LOG("n=%u: bind %s", n, ret == -ETIMEDOUT ? "hung" : "died");
+		return -1;
+	}
+	bound = is_bound(self->bdf);
+	p2p = p2p_has_p2pmem_dir(self->bdf);
+	seen = kmsg_seen(self->kmsg);
+	if (seen & SEEN_COMPLAINT) {
+		TH_LOG("n=%u: the core complained in the kernel log", n);
+		return -1;
+	}
+	if (!bound && p2p) {
+		TH_LOG("n=%u: probe failed (%d) but p2pmem/ stayed", n, r.rc);
+		return -1;
+	}
+	if (bound != !r.rc) {
+		TH_LOG("n=%u: bind returned %d but the device is %sbound", n,
+		       r.rc, bound ? "" : "not ");
+		return -1;
+	}
+	/* add_resource failed: nvme goes on without its CMB */
+	if ((seen & SEEN_CMB_FAILED) && (!bound || p2p)) {
+		TH_LOG("n=%u: CMB registration failed, bound %d, p2pmem/ %d",
+		       n, bound, p2p);
+		return -1;
+	}
+	if (bound) {
+		ret = driver_write("unbind", self->bdf, 0, &r);
+		if (ret || r.rc || is_bound(self->bdf) ||
+		    p2p_has_p2pmem_dir(self->bdf)) {
+			TH_LOG("n=%u: unbind after the run: %d/%d", n, ret, r.rc);
+			return -1;
+		}
+		if (kmsg_seen(self->kmsg) & SEEN_COMPLAINT) {
+			TH_LOG("n=%u: the core complained at unbind", n);
+			return -1;
+		}
+	}
+	return seen | (r.left == 0 && n ? 0x100 : 0);
+}
+
+TEST_F_TIMEOUT(fail_nth, nvme_bind_add_resource, 300)
+{
+	unsigned int n, n0 = 0, lo, hi, total, window = 0;
+	char path[PATH_MAX], real[PATH_MAX];
+	struct bind_run r;
+	long long t0;
+	int seen;
+
+	snprintf(path, sizeof(path), P2P_PCI_DEVICES "/%s/driver", self->bdf);
+	ASSERT_NE(NULL, realpath(path, real));
+	p2p_copy_str(driver_dir, sizeof(driver_dir), real);
+	ASSERT_EQ(0, driver_write("unbind", self->bdf, 0, &r));
+	ASSERT_EQ(0, r.rc);
+	ASSERT_FALSE(p2p_has_p2pmem_dir(self->bdf));
+
+	/* a clean bind, counting the probe's allocations */
+	t0 = now_ms();
+	ASSERT_EQ(0, driver_write("bind", self->bdf, 1000000, &r));
+	ASSERT_EQ(0, r.rc);
+	ASSERT_LT(0, r.left);
+	total = 1000000 - r.left;
+	ASSERT_TRUE(p2p_has_p2pmem_dir(self->bdf));
+	ASSERT_EQ(self->avail0, p2p_wait_attr(self->bdf, "available",
+					      self->avail0, 10000));
+	ASSERT_EQ(self->size0, p2p_attr(self->bdf, "size"));
+	ASSERT_EQ(0, driver_write("unbind", self->bdf, 0, &r));
+	ASSERT_EQ(0, r.rc);
+	seen = kmsg_seen(self->kmsg);
+	ASSERT_EQ(SEEN_ADDED, seen & (SEEN_ADDED | SEEN_COMPLAINT));
+	TH_LOG("a clean probe makes %u allocations; bind + unbind %lld ms",
+	       total, now_ms() - t0);
+
+	/* coarse pass: find one allocation under pci_p2pdma_add_resource() */
+	t0 = now_ms();
+	for (n = 1; n <= total && !n0; n += BIND_COARSE_STEP) {
+		seen = bind_once(_metadata, self, n);
+		ASSERT_LE(0, seen);
+		if (seen & SEEN_CMB_FAILED)
+			n0 = n;
+	}
+	TH_LOG("coarse pass: %u runs in %lld ms, first CMB failure at n=%u",
+	       (n - 1) / BIND_COARSE_STEP, now_ms() - t0, n0);
+	ASSERT_NE(0, n0);
+
+	/* then every allocation around it, until the CMB registers again */
+	for (lo = n0; lo > 1; lo--) {
+		seen = bind_once(_metadata, self, lo - 1);
+		ASSERT_LE(0, seen);
+		if (!(seen & SEEN_CMB_FAILED))
+			break;
+		window++;
+	}
+	for (hi = n0; hi < total; hi++) {
+		seen = bind_once(_metadata, self, hi + 1);
+		ASSERT_LE(0, seen);
+		if (!(seen & SEEN_CMB_FAILED))
+			break;
+		window++;
+	}
+	TH_LOG("pci_p2pdma_add_resource() failed cleanly at each of its %u allocations (n=%u..%u)",
+	       window + 1, lo, hi);
+
+	/* and binds cleanly afterwards */
+	ASSERT_EQ(0, driver_write("bind", self->bdf, 0, &r));
+	ASSERT_EQ(0, r.rc);
+	ASSERT_EQ(self->avail0, p2p_wait_attr(self->bdf, "available",
+					      self->avail0, 10000));
+	ASSERT_EQ(self->size0, p2p_attr(self->bdf, "size"));
+}
+
+TEST_HARNESS_MAIN
