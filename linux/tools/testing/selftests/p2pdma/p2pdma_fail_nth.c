@@ -62,7 +62,8 @@ struct knob {
 	bool changed;
 };
 
-FIXTURE(fail_nth) {
+/* The fixture's data, in a struct of its own so that helpers can take it. */
+struct fn_state {
 	struct p2p_env env;
 	char bdf[P2P_BDF_LEN];
 	struct test_p2pdma_bdf provider;
@@ -72,6 +73,10 @@ FIXTURE(fail_nth) {
 	int tfd;			/* /dev/test_p2pdma */
 	struct knob knobs[5];
 	char allocate[PATH_MAX];
+};
+
+FIXTURE(fail_nth) {
+	struct fn_state st;
 };
 
 /* What the core logs when it finds pages it cannot account for. */
@@ -85,16 +90,22 @@ static bool in_switch(void)
 	return !strcmp(p2p_topology_name(), "switch");
 }
 
-/* Fails in the switch topology, built for these tests; skips elsewhere. */
-#define NEED(cond, fmt, ...) do {					\
-	if (!(cond)) {							\
-		if (in_switch()) {					\
-			TH_LOG("switch topology: " fmt, ##__VA_ARGS__);	\
-			ASSERT_TRUE(cond);				\
-		}							\
-		SKIP(return, fmt, ##__VA_ARGS__);			\
-	}								\
-} while (0)
+/*
+ * A precondition: in the switch topology, which has everything these
+ * tests need, its absence is a failure; elsewhere the test skips.
+ * Returns false when the test cannot go on.
+ */
+static bool need(struct __test_metadata *_metadata, bool ok, const char *why)
+{
+	if (ok)
+		return true;
+	if (in_switch()) {
+		TH_LOG("switch topology: %s", why);
+		_metadata->exit_code = KSFT_FAIL;
+		return false;
+	}
+	SKIP(return false, "%s", why);
+}
 
 static long long now_ms(void)
 {
@@ -165,6 +176,7 @@ static long disarm(int nth)
 
 FIXTURE_SETUP(fail_nth)
 {
+	struct fn_state *st = &self->st;
 	static const struct { const char *path, *value; } want[] = {
 		{ DEBUGFS "/failslab/ignore-gfp-wait", "N" },
 		{ DEBUGFS "/failslab/verbose", "0" },
@@ -174,34 +186,37 @@ FIXTURE_SETUP(fail_nth)
 	};
 	size_t i;
 
-	self->nth = -1;
-	self->kmsg = -1;
-	self->tfd = -1;
-	NEED(!p2p_env_scan(&self->env), "no PCI function with p2pmem");
-	NEED(p2p_exists(DEBUGFS "/failslab") &&
-	     p2p_exists(DEBUGFS "/fail_page_alloc"),
-	     "no failslab/fail_page_alloc in debugfs (CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC, CONFIG_FAULT_INJECTION_DEBUG_FS)");
-	self->nth = open("/proc/thread-self/fail-nth", O_RDWR);
-	NEED(self->nth >= 0, "/proc/thread-self/fail-nth: %s",
-	     strerror(errno));
+	st->nth = -1;
+	st->kmsg = -1;
+	st->tfd = -1;
+	if (!need(_metadata, !p2p_env_scan(&st->env),
+		  "no PCI function with p2pmem"))
+		return;
+	if (!need(_metadata, p2p_exists(DEBUGFS "/failslab") &&
+		  p2p_exists(DEBUGFS "/fail_page_alloc"),
+		  "no failslab or fail_page_alloc in debugfs"))
+		return;
+	st->nth = open("/proc/thread-self/fail-nth", O_RDWR);
+	if (!need(_metadata, st->nth >= 0, "no /proc/thread-self/fail-nth"))
+		return;
 
-	p2p_copy_str(self->bdf, sizeof(self->bdf), self->env.provider);
-	ASSERT_EQ(0, p2p_parse_bdf(self->bdf, &self->provider));
-	snprintf(self->allocate, sizeof(self->allocate),
-		 P2P_PCI_DEVICES "/%s/p2pmem/allocate", self->bdf);
-	self->size0 = p2p_attr(self->bdf, "size");
-	self->avail0 = p2p_attr(self->bdf, "available");
-	ASSERT_LE((long long)MMAP_LEN, self->avail0);
+	p2p_copy_str(st->bdf, sizeof(st->bdf), st->env.provider);
+	ASSERT_EQ(0, p2p_parse_bdf(st->bdf, &st->provider));
+	snprintf(st->allocate, sizeof(st->allocate),
+		 P2P_PCI_DEVICES "/%s/p2pmem/allocate", st->bdf);
+	st->size0 = p2p_attr(st->bdf, "size");
+	st->avail0 = p2p_attr(st->bdf, "available");
+	ASSERT_LE((long long)MMAP_LEN, st->avail0);
 
 	for (i = 0; i < ARRAY_SIZE(want); i++) {
-		self->knobs[i].path = want[i].path;
-		self->knobs[i].value = want[i].value;
-		ASSERT_EQ(0, set_knob(&self->knobs[i]))
+		st->knobs[i].path = want[i].path;
+		st->knobs[i].value = want[i].value;
+		ASSERT_EQ(0, set_knob(&st->knobs[i]))
 			TH_LOG("%s", want[i].path);
 	}
-	self->kmsg = p2p_kmsg_open();
-	ASSERT_LE(0, self->kmsg);
-	self->tfd = open(TEST_P2PDMA_DEVICE, O_RDWR);
+	st->kmsg = p2p_kmsg_open();
+	ASSERT_LE(0, st->kmsg);
+	st->tfd = open(TEST_P2PDMA_DEVICE, O_RDWR);
 }
 
 static char driver_dir[PATH_MAX];
@@ -210,29 +225,30 @@ static int bind_plain(const char *bdf);
 
 FIXTURE_TEARDOWN(fail_nth)
 {
+	struct fn_state *st = &self->st;
 	const char *complaint;
 	size_t i;
 
 	/* a bind test that stopped half way leaves the provider unbound */
-	if (driver_dir[0] && !is_bound(self->bdf))
-		EXPECT_EQ(0, bind_plain(self->bdf));
+	if (driver_dir[0] && !is_bound(st->bdf))
+		EXPECT_EQ(0, bind_plain(st->bdf));
 
-	if (self->nth >= 0) {
-		pwrite(self->nth, "0", 1, 0);
-		close(self->nth);
+	if (st->nth >= 0) {
+		pwrite(st->nth, "0", 1, 0);
+		close(st->nth);
 	}
-	for (i = 0; i < ARRAY_SIZE(self->knobs); i++)
-		if (self->knobs[i].changed)
-			p2p_write_str(self->knobs[i].path, self->knobs[i].saved);
-	if (self->tfd >= 0)
-		close(self->tfd);
-	if (self->kmsg >= 0) {
-		complaint = core_complaint(self->kmsg);
+	for (i = 0; i < ARRAY_SIZE(st->knobs); i++)
+		if (st->knobs[i].changed)
+			p2p_write_str(st->knobs[i].path, st->knobs[i].saved);
+	if (st->tfd >= 0)
+		close(st->tfd);
+	if (st->kmsg >= 0) {
+		complaint = core_complaint(st->kmsg);
 		EXPECT_EQ(NULL, complaint) TH_LOG("kernel log: \"%s\"", complaint);
-		close(self->kmsg);
+		close(st->kmsg);
 	}
-	EXPECT_EQ(self->avail0, p2p_wait_attr(self->bdf, "available",
-					      self->avail0, 10000));
+	EXPECT_EQ(st->avail0, p2p_wait_attr(st->bdf, "available",
+					    st->avail0, 10000));
 }
 
 /*
@@ -242,9 +258,9 @@ FIXTURE_TEARDOWN(fail_nth)
  * must be back and the core must not have complained.  Returns the number
  * of faults injected, or -1 after the first bad run.
  */
-typedef int (*chain_fn)(FIXTURE_DATA(fail_nth) *self);
+typedef int (*chain_fn)(struct fn_state *self);
 /* after a run, unarmed: check and undo what the run left; 0 or -EBADE */
-typedef int (*undo_fn)(FIXTURE_DATA(fail_nth) *self, int ret);
+typedef int (*undo_fn)(struct fn_state *self, int ret);
 
 static bool errno_ok(int err, const int *ok)
 {
@@ -255,7 +271,7 @@ static bool errno_ok(int err, const int *ok)
 }
 
 static int run_chain(struct __test_metadata *_metadata,
-		     FIXTURE_DATA(fail_nth) *self, chain_fn chain,
+		     struct fn_state *self, chain_fn chain,
 		     undo_fn undo, const int *ok)
 {
 	int ret, errs = 0, oks = 0;
@@ -319,10 +335,10 @@ static int run_chain(struct __test_metadata *_metadata,
 }
 
 /* open + mmap of p2pmem/allocate, a write to every page, read back, unmap */
-static int chain_mmap(FIXTURE_DATA(fail_nth) *self)
+static int chain_mmap(struct fn_state *self)
 {
 	size_t page = p2p_page_size(), off;
-	volatile uint64_t *w;
+	__u64 *w, want;
 	int fd, ret = 0;
 	char *p;
 
@@ -335,13 +351,16 @@ static int chain_mmap(FIXTURE_DATA(fail_nth) *self)
 		close(fd);
 		return ret;
 	}
+	/* atomic accesses: one real load or store per page */
 	for (off = 0; off < MMAP_LEN; off += page) {
-		w = (volatile uint64_t *)(p + off);
-		*w = off * 0x9e3779b97f4a7c15ULL + 1;
+		w = (__u64 *)(p + off);
+		__atomic_store_n(w, off * 0x9e3779b97f4a7c15ULL + 1,
+				 __ATOMIC_RELAXED);
 	}
 	for (off = 0; off < MMAP_LEN; off += page) {
-		w = (volatile uint64_t *)(p + off);
-		if (*w != off * 0x9e3779b97f4a7c15ULL + 1)
+		w = (__u64 *)(p + off);
+		want = off * 0x9e3779b97f4a7c15ULL + 1;
+		if (__atomic_load_n(w, __ATOMIC_RELAXED) != want)
 			ret = -EILSEQ;
 	}
 	munmap(p, MMAP_LEN);
@@ -356,8 +375,9 @@ TEST_F_TIMEOUT(fail_nth, mmap_allocate, 120)
 	 * allocate above the PTE level as -EFAULT.
 	 */
 	static const int ok[] = { ENOMEM, EFAULT, 0 };
+	struct fn_state *st = &self->st;
 
-	ASSERT_LT(0, run_chain(_metadata, self, chain_mmap, NULL, ok));
+	ASSERT_LT(0, run_chain(_metadata, st, chain_mmap, NULL, ok));
 }
 
 /* One allocation through the module: 0, -ENOMEM, or -EAGAIN (API said no). */
@@ -382,7 +402,7 @@ static int tp_free(int fd, unsigned long long handle, bool sgl)
 }
 
 /* alloc 4 KiB, 64 KiB, an SGL of 1 MiB and 2 MiB; free them */
-static int chain_module(FIXTURE_DATA(fail_nth) *self)
+static int chain_module(struct fn_state *self)
 {
 	static const struct {
 		unsigned long long size;
@@ -415,15 +435,17 @@ TEST_F_TIMEOUT(fail_nth, module_alloc_sgl_free, 120)
 {
 	/* EAGAIN: the API returned NULL (see tp_alloc) */
 	static const int ok[] = { ENOMEM, EAGAIN, 0 };
-	struct test_p2pdma_stats st;
+	struct fn_state *st = &self->st;
+	struct test_p2pdma_stats stats;
 
-	NEED(self->tfd >= 0, "%s missing (insmod test_p2pdma.ko)",
-	     TEST_P2PDMA_DEVICE);
-	ASSERT_LT(0, run_chain(_metadata, self, chain_module, NULL, ok));
+	if (!need(_metadata, st->tfd >= 0,
+		  TEST_P2PDMA_DEVICE " missing (insmod test_p2pdma.ko)"))
+		return;
+	ASSERT_LT(0, run_chain(_metadata, st, chain_module, NULL, ok));
 	/* the module holds nothing (older modules have no STATS) */
-	if (!ioctl(self->tfd, TEST_P2PDMA_STATS, &st)) {
-		EXPECT_EQ(0, st.live);
-		EXPECT_EQ(0, st.live_bytes);
+	if (!ioctl(st->tfd, TEST_P2PDMA_STATS, &stats)) {
+		EXPECT_EQ(0, stats.live);
+		EXPECT_EQ(0, stats.live_bytes);
 	}
 }
 
@@ -439,7 +461,7 @@ static int ns_write(const char *attr, const char *val)
 }
 
 /* set p2pmem to the provider and enable the namespace */
-static int chain_nvmet(FIXTURE_DATA(fail_nth) *self)
+static int chain_nvmet(struct fn_state *self)
 {
 	int ret;
 
@@ -450,7 +472,7 @@ static int chain_nvmet(FIXTURE_DATA(fail_nth) *self)
 }
 
 /* after each run, unarmed: an enable that said yes must be on; undo it */
-static int undo_nvmet(FIXTURE_DATA(fail_nth) *self, int ret)
+static int undo_nvmet(struct fn_state *self, int ret)
 {
 	char path[PATH_MAX + 32], buf[8] = "";
 
@@ -467,16 +489,19 @@ static int undo_nvmet(FIXTURE_DATA(fail_nth) *self, int ret)
 TEST_F_TIMEOUT(fail_nth, nvmet_p2pmem_enable, 120)
 {
 	static const int ok[] = { ENOMEM, 0 };
-	int idx, ret;
+	struct fn_state *st = &self->st;
 	char path[PATH_MAX + 32];
+	int idx, ret;
 
-	NEED(p2p_exists(NVMET_CFS), "%s missing", NVMET_CFS);
+	if (!need(_metadata, p2p_exists(NVMET_CFS), NVMET_CFS " missing"))
+		return;
 	/* a backing namespace the provider can serve: a peer, or its own */
-	idx = self->env.expect != P2P_EXPECT_REFUSED &&
-	      self->env.expect != P2P_EXPECT_UNKNOWN ? self->env.peer[0] : -1;
+	idx = st->env.expect != P2P_EXPECT_REFUSED &&
+	      st->env.expect != P2P_EXPECT_UNKNOWN ? st->env.peer[0] : -1;
 	if (idx < 0)
-		idx = self->env.self;
-	NEED(idx >= 0, "no NVMe namespace to back the nvmet namespace");
+		idx = st->env.self;
+	if (!need(_metadata, idx >= 0, "no NVMe namespace to back nvmet's"))
+		return;
 
 	snprintf(nvmet_subsys, sizeof(nvmet_subsys),
 		 NVMET_CFS "/subsystems/nqn.2014-08.org.kernel:p2pdma-fail-nth-%d",
@@ -484,10 +509,10 @@ TEST_F_TIMEOUT(fail_nth, nvmet_p2pmem_enable, 120)
 	snprintf(nvmet_ns, sizeof(nvmet_ns), "%s/namespaces/1", nvmet_subsys);
 	ASSERT_EQ(0, mkdir(nvmet_subsys, 0755));
 	ASSERT_EQ(0, mkdir(nvmet_ns, 0755));
-	snprintf(path, sizeof(path), "/dev/%s", self->env.nvme[idx].disk);
+	snprintf(path, sizeof(path), "/dev/%s", st->env.nvme[idx].disk);
 	ASSERT_EQ(0, ns_write("device_path", path));
 
-	ret = run_chain(_metadata, self, chain_nvmet, undo_nvmet, ok);
+	ret = run_chain(_metadata, st, chain_nvmet, undo_nvmet, ok);
 
 	ns_write("enable", "0");
 	rmdir(nvmet_ns);
@@ -622,7 +647,7 @@ static int kmsg_seen(int fd)
  * a bad result (logged).
  */
 static int bind_once(struct __test_metadata *_metadata,
-		     FIXTURE_DATA(fail_nth) *self, unsigned int n)
+		     struct fn_state *self, unsigned int n)
 {
 	struct bind_run r;
 	bool bound, p2p;
@@ -674,30 +699,31 @@ TEST_F_TIMEOUT(fail_nth, nvme_bind_add_resource, 300)
 {
 	unsigned int n, n0 = 0, lo, hi, total, window = 0;
 	char path[PATH_MAX], real[PATH_MAX];
+	struct fn_state *st = &self->st;
 	struct bind_run r;
 	long long t0;
 	int seen;
 
-	snprintf(path, sizeof(path), P2P_PCI_DEVICES "/%s/driver", self->bdf);
+	snprintf(path, sizeof(path), P2P_PCI_DEVICES "/%s/driver", st->bdf);
 	ASSERT_NE(NULL, realpath(path, real));
 	p2p_copy_str(driver_dir, sizeof(driver_dir), real);
-	ASSERT_EQ(0, driver_write("unbind", self->bdf, 0, &r));
+	ASSERT_EQ(0, driver_write("unbind", st->bdf, 0, &r));
 	ASSERT_EQ(0, r.rc);
-	ASSERT_FALSE(p2p_has_p2pmem_dir(self->bdf));
+	ASSERT_FALSE(p2p_has_p2pmem_dir(st->bdf));
 
 	/* a clean bind, counting the probe's allocations */
 	t0 = now_ms();
-	ASSERT_EQ(0, driver_write("bind", self->bdf, 1000000, &r));
+	ASSERT_EQ(0, driver_write("bind", st->bdf, 1000000, &r));
 	ASSERT_EQ(0, r.rc);
 	ASSERT_LT(0, r.left);
 	total = 1000000 - r.left;
-	ASSERT_TRUE(p2p_has_p2pmem_dir(self->bdf));
-	ASSERT_EQ(self->avail0, p2p_wait_attr(self->bdf, "available",
-					      self->avail0, 10000));
-	ASSERT_EQ(self->size0, p2p_attr(self->bdf, "size"));
-	ASSERT_EQ(0, driver_write("unbind", self->bdf, 0, &r));
+	ASSERT_TRUE(p2p_has_p2pmem_dir(st->bdf));
+	ASSERT_EQ(st->avail0, p2p_wait_attr(st->bdf, "available",
+					    st->avail0, 10000));
+	ASSERT_EQ(st->size0, p2p_attr(st->bdf, "size"));
+	ASSERT_EQ(0, driver_write("unbind", st->bdf, 0, &r));
 	ASSERT_EQ(0, r.rc);
-	seen = kmsg_seen(self->kmsg);
+	seen = kmsg_seen(st->kmsg);
 	ASSERT_EQ(SEEN_ADDED, seen & (SEEN_ADDED | SEEN_COMPLAINT));
 	TH_LOG("a clean probe makes %u allocations; bind + unbind %lld ms",
 	       total, now_ms() - t0);
@@ -705,7 +731,7 @@ TEST_F_TIMEOUT(fail_nth, nvme_bind_add_resource, 300)
 	/* coarse pass: find one allocation under pci_p2pdma_add_resource() */
 	t0 = now_ms();
 	for (n = 1; n <= total && !n0; n += BIND_COARSE_STEP) {
-		seen = bind_once(_metadata, self, n);
+		seen = bind_once(_metadata, st, n);
 		ASSERT_LE(0, seen);
 		if (seen & SEEN_CMB_FAILED)
 			n0 = n;
@@ -716,14 +742,14 @@ TEST_F_TIMEOUT(fail_nth, nvme_bind_add_resource, 300)
 
 	/* then every allocation around it, until the CMB registers again */
 	for (lo = n0; lo > 1; lo--) {
-		seen = bind_once(_metadata, self, lo - 1);
+		seen = bind_once(_metadata, st, lo - 1);
 		ASSERT_LE(0, seen);
 		if (!(seen & SEEN_CMB_FAILED))
 			break;
 		window++;
 	}
 	for (hi = n0; hi < total; hi++) {
-		seen = bind_once(_metadata, self, hi + 1);
+		seen = bind_once(_metadata, st, hi + 1);
 		ASSERT_LE(0, seen);
 		if (!(seen & SEEN_CMB_FAILED))
 			break;
@@ -733,11 +759,11 @@ TEST_F_TIMEOUT(fail_nth, nvme_bind_add_resource, 300)
 	       window + 1, lo, hi);
 
 	/* and binds cleanly afterwards */
-	ASSERT_EQ(0, driver_write("bind", self->bdf, 0, &r));
+	ASSERT_EQ(0, driver_write("bind", st->bdf, 0, &r));
 	ASSERT_EQ(0, r.rc);
-	ASSERT_EQ(self->avail0, p2p_wait_attr(self->bdf, "available",
-					      self->avail0, 10000));
-	ASSERT_EQ(self->size0, p2p_attr(self->bdf, "size"));
+	ASSERT_EQ(st->avail0, p2p_wait_attr(st->bdf, "available",
+					    st->avail0, 10000));
+	ASSERT_EQ(st->size0, p2p_attr(st->bdf, "size"));
 }
 
 TEST_HARNESS_MAIN

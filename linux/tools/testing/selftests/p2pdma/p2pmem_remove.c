@@ -74,18 +74,26 @@ static bool in_switch(void)
 }
 
 /*
- * A precondition: fails in the switch topology, which has every device
- * these tests need; skips elsewhere.
+ * A precondition: in the switch topology, which has every device these
+ * tests need, its absence is a failure; elsewhere the test skips.
+ * Returns false when the test cannot go on.
  */
-#define NEED(cond, fmt, ...) do {					\
-	if (!(cond)) {							\
-		if (in_switch()) {					\
-			TH_LOG("switch topology: " fmt, ##__VA_ARGS__);	\
-			ASSERT_TRUE(cond);				\
-		}							\
-		SKIP(return, fmt, ##__VA_ARGS__);			\
-	}								\
-} while (0)
+static bool need(struct __test_metadata *_metadata, bool ok, const char *why)
+{
+	if (ok)
+		return true;
+	if (in_switch()) {
+		TH_LOG("switch topology: %s", why);
+		_metadata->exit_code = KSFT_FAIL;
+		return false;
+	}
+	SKIP(return false, "%s", why);
+}
+
+/* Atomic access to what threads and child processes share. */
+#define LOAD(x)		__atomic_load_n(&(x), __ATOMIC_SEQ_CST)
+#define STORE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
+#define INC(x)		__atomic_add_fetch(&(x), 1, __ATOMIC_SEQ_CST)
 
 static long long now_ms(void)
 {
@@ -221,7 +229,8 @@ static int disk_of(const struct p2p_env *env, const char *bdf)
  * again and every NVMe namespace there was is back.  Returns 0 or
  * -ETIMEDOUT; @env is rescanned.
  */
-static int rescan_and_wait(FIXTURE_DATA(remove) *self)
+static int rescan_and_wait(struct p2p_env *env, const char *bdf,
+			   long long avail0, int nr_nvme0)
 {
 	long long deadline;
 	int ret;
@@ -231,10 +240,10 @@ static int rescan_and_wait(FIXTURE_DATA(remove) *self)
 		return ret;
 	deadline = now_ms() + RESCAN_WAIT_MS;
 	for (;;) {
-		p2p_env_scan(&self->env);
-		if (p2p_has_p2pmem_dir(self->bdf) &&
-		    p2p_attr(self->bdf, "available") == self->avail0 &&
-		    self->env.nr_nvme >= self->nr_nvme0)
+		p2p_env_scan(env);
+		if (p2p_has_p2pmem_dir(bdf) &&
+		    p2p_attr(bdf, "available") == avail0 &&
+		    env->nr_nvme >= nr_nvme0)
 			return 0;
 		if (now_ms() > deadline)
 			return -ETIMEDOUT;
@@ -264,11 +273,16 @@ static const char *core_complaint(int fd)
 	}
 }
 
+#define RESCAN()	rescan_and_wait(&self->env, self->bdf, self->avail0, \
+					self->nr_nvme0)
+
 FIXTURE_SETUP(remove)
 {
 	self->kmsg = -1;
 	self->tfd = -1;
-	NEED(!p2p_env_scan(&self->env), "no PCI function with p2pmem");
+	if (!need(_metadata, !p2p_env_scan(&self->env),
+		  "no PCI function with p2pmem"))
+		return;
 	p2p_copy_str(self->bdf, sizeof(self->bdf), self->env.provider);
 	ASSERT_EQ(0, p2p_parse_bdf(self->bdf, &self->provider));
 	self->nr_nvme0 = self->env.nr_nvme;
@@ -293,7 +307,7 @@ FIXTURE_TEARDOWN(remove)
 	if (self->tfd >= 0)
 		close(self->tfd);
 	/* the next test starts from the same devices */
-	EXPECT_EQ(0, rescan_and_wait(self));
+	EXPECT_EQ(0, RESCAN());
 	EXPECT_EQ(self->size0, p2p_attr(self->bdf, "size"));
 	EXPECT_EQ(self->avail0, p2p_attr(self->bdf, "available"));
 	EXPECT_EQ(self->bar_len, bar_len(self->bdf, self->bar));
@@ -312,7 +326,7 @@ FIXTURE_TEARDOWN(remove)
 } while (0)
 
 /* Map, write and check a little p2pmem, then unmap: pages go to the caches. */
-static int map_cycle(const char *bdf, size_t len, uint64_t seed)
+static int map_cycle(const char *bdf, size_t len, __u64 seed)
 {
 	int fd, ret = 0;
 	char *p;
@@ -348,7 +362,7 @@ TEST_F_TIMEOUT(remove, provider_idle, 240)
 
 	REMOVE_PROVIDER();
 
-	ASSERT_EQ(0, rescan_and_wait(self));
+	ASSERT_EQ(0, RESCAN());
 	ASSERT_EQ(self->size0, p2p_attr(self->bdf, "size"));
 	ASSERT_EQ(self->bar_len, bar_len(self->bdf, self->bar));
 	ASSERT_EQ(self->avail0, p2p_attr(self->bdf, "available"));
@@ -382,16 +396,16 @@ TEST_F_TIMEOUT(remove, provider_with_live_mapping, 240)
 	ASSERT_EQ(0, munmap(p, len));
 	close(fd);
 
-	ASSERT_EQ(0, rescan_and_wait(self));
+	ASSERT_EQ(0, RESCAN());
 	ASSERT_EQ(0, map_cycle(self->bdf, len, 22));
 }
 
 /* What a child doing I/O tells its parent (shared anonymous memory). */
 struct io_report {
-	volatile int done;		/* I/Os completed in full */
-	volatile int verified;		/* the first read carried the pattern */
-	volatile int err;		/* errno of the I/O that failed */
-	volatile int calls;
+	int done;		/* I/Os completed in full */
+	int verified;		/* the first read carried the pattern */
+	int err;		/* errno of the I/O that failed */
+	int calls;
 };
 
 static struct io_report *new_report(void)
@@ -403,7 +417,7 @@ static struct io_report *new_report(void)
 }
 
 /* O_DIRECT write of @seed's pattern to the first @len bytes of @disk. */
-static int disk_write_pattern(const char *disk, size_t len, uint64_t seed)
+static int disk_write_pattern(const char *disk, size_t len, __u64 seed)
 {
 	char path[64];
 	void *buf;
@@ -428,7 +442,7 @@ static int disk_write_pattern(const char *disk, size_t len, uint64_t seed)
 }
 
 /* Does @disk start with @seed's pattern?  1 yes, 0 no, -errno. */
-static int disk_has_pattern(const char *disk, size_t len, uint64_t seed)
+static int disk_has_pattern(const char *disk, size_t len, __u64 seed)
 {
 	char path[64];
 	void *buf;
@@ -457,7 +471,7 @@ static int disk_has_pattern(const char *disk, size_t len, uint64_t seed)
  * (exit 1).  A read's data must carry @seed's pattern.
  */
 static void io_loop(const char *disk, int afd, size_t len, bool write,
-		    uint64_t seed, struct io_report *r)
+		    __u64 seed, struct io_report *r)
 {
 	char path[64];
 	ssize_t n;
@@ -472,15 +486,15 @@ static void io_loop(const char *disk, int afd, size_t len, bool write,
 	if (write)
 		p2p_fill(p, len, seed);
 	for (i = 0; i < 100000; i++) {
-		r->calls++;
+		INC(r->calls);
 		n = write ? pwrite(fd, p, len, 0) : pread(fd, p, len, 0);
 		if (n != (ssize_t)len) {
-			r->err = n < 0 ? errno : EIO;
+			STORE(r->err, n < 0 ? errno : EIO);
 			_exit(0);
 		}
-		if (!write && !r->done)
-			r->verified = p2p_mismatch(p, len, seed) == -1;
-		__atomic_add_fetch(&r->done, 1, __ATOMIC_SEQ_CST);
+		if (!write && !LOAD(r->done))
+			STORE(r->verified, p2p_mismatch(p, len, seed) == -1);
+		INC(r->done);
 	}
 	_exit(1);
 }
@@ -490,9 +504,9 @@ static bool io_started(const struct io_report *r)
 {
 	long long deadline = now_ms() + IO_START_WAIT_MS;
 
-	while (!r->done && !r->err && now_ms() < deadline)
+	while (!LOAD(r->done) && !LOAD(r->err) && now_ms() < deadline)
 		p2p_msleep(10);
-	return r->done > 0;
+	return LOAD(r->done) > 0;
 }
 
 /* Reap an I/O child: its exit code, 128 + signal, or -1 if it hung. */
@@ -522,7 +536,9 @@ TEST_F_TIMEOUT(remove, provider_with_dio_in_flight, 240)
 	const char *disk;
 	pid_t pid;
 
-	NEED(self->env.peer[0] >= 0, "no NVMe namespace outside the provider");
+	if (!need(_metadata, self->env.peer[0] >= 0,
+		  "no NVMe namespace outside the provider"))
+		return;
 	if (!p2p_io_works(&self->env))
 		SKIP(return, "P2P I/O is refused in topology %s",
 		     self->env.topology);
@@ -540,11 +556,11 @@ TEST_F_TIMEOUT(remove, provider_with_dio_in_flight, 240)
 	close(afd);
 
 	/* a read has completed, with the right data: I/O is under way */
-	ASSERT_TRUE(io_started(r)) TH_LOG("reader: errno %d", r->err);
-	ASSERT_TRUE(r->verified);
+	ASSERT_TRUE(io_started(r)) TH_LOG("reader: errno %d", LOAD(r->err));
+	ASSERT_TRUE(LOAD(r->verified));
 
 	REMOVE_PROVIDER();
-	done = r->done;
+	done = LOAD(r->done);
 
 	/* the reader ends by itself: an error, not a hang */
 	ret = reap_io_child(pid);
@@ -577,7 +593,7 @@ static int tp_free(int fd, unsigned long long handle, bool sgl)
 	       -errno : 0;
 }
 
-static int tp_pattern(int fd, unsigned long long handle, uint64_t seed,
+static int tp_pattern(int fd, unsigned long long handle, __u64 seed,
 		      unsigned int op, unsigned long long *bad)
 {
 	struct test_p2pdma_pattern pt = {
@@ -610,8 +626,9 @@ TEST_F_TIMEOUT(remove, provider_with_kernel_allocations, 240)
 	unsigned long long bytes = 0, bad;
 	size_t i;
 
-	NEED(self->tfd >= 0, "%s: %s (insmod test_p2pdma.ko)",
-	     TEST_P2PDMA_DEVICE, strerror(ENOENT));
+	if (!need(_metadata, self->tfd >= 0,
+		  TEST_P2PDMA_DEVICE " missing (insmod test_p2pdma.ko)"))
+		return;
 	for (i = 0; i < ARRAY_SIZE(want); i++) {
 		ASSERT_EQ(0, tp_alloc(self->tfd, &self->provider, want[i].size,
 				      want[i].sgl, &a[i]));
@@ -650,7 +667,7 @@ TEST_F_TIMEOUT(remove, provider_with_kernel_allocations, 240)
 	EXPECT_EQ(0, st.revoked);
 
 	/* the provider that comes back serves the module again */
-	ASSERT_EQ(0, rescan_and_wait(self));
+	ASSERT_EQ(0, RESCAN());
 	ASSERT_EQ(0, p2p_parse_bdf(self->bdf, &self->provider));
 	ASSERT_EQ(0, tp_alloc(self->tfd, &self->provider, 1 << 20, true, &a[0]));
 	ASSERT_NE(0, a[0].handle);
@@ -670,7 +687,9 @@ TEST_F_TIMEOUT(remove, client_with_dio_in_flight, 240)
 	int afd, ret, done, idx;
 	pid_t pid;
 
-	NEED(self->env.peer[0] >= 0, "no NVMe namespace outside the provider");
+	if (!need(_metadata, self->env.peer[0] >= 0,
+		  "no NVMe namespace outside the provider"))
+		return;
 	if (!p2p_io_works(&self->env))
 		SKIP(return, "P2P I/O is refused in topology %s",
 		     self->env.topology);
@@ -690,11 +709,11 @@ TEST_F_TIMEOUT(remove, client_with_dio_in_flight, 240)
 	if (!pid)
 		io_loop(disk, afd, len, true, 51, r);
 	close(afd);
-	ASSERT_TRUE(io_started(r)) TH_LOG("writer: errno %d", r->err);
+	ASSERT_TRUE(io_started(r)) TH_LOG("writer: errno %d", LOAD(r->err));
 
 	ASSERT_EQ(0, pci_remove(client, NULL));
 	ASSERT_FALSE(pci_present(client));
-	done = r->done;
+	done = LOAD(r->done);
 
 	ret = reap_io_child(pid);
 	TH_LOG("%d writes before removal, %d in all, last errno %d (%s), exit %d",
@@ -709,7 +728,7 @@ TEST_F_TIMEOUT(remove, client_with_dio_in_flight, 240)
 					      self->avail0, 5000));
 
 	/* the client comes back, with what was written from p2pmem */
-	ASSERT_EQ(0, rescan_and_wait(self));
+	ASSERT_EQ(0, RESCAN());
 	idx = disk_of(&self->env, client);
 	ASSERT_LE(0, idx) TH_LOG("no namespace on %s after rescan", client);
 	ASSERT_EQ(1, disk_has_pattern(self->env.nvme[idx].disk, len, 51));
@@ -721,27 +740,27 @@ struct stress_ctx {
 	int fd;
 	struct test_p2pdma_stress s;
 	int ret;			/* 0 or -errno of the ioctl */
-	volatile int finished;
+	int finished;
 };
 
 struct mapper_ctx {
 	char bdf[P2P_BDF_LEN];
-	volatile int stop;
-	volatile int cycles;
-	volatile int mismatches;
-	volatile int faults;		/* SIGBUS while filling */
-	volatile int enomem;		/* mmap failures for want of p2pmem */
-	volatile int err;		/* errno that ended the loop */
-	volatile int finished;
+	int stop;
+	int cycles;
+	int mismatches;
+	int faults;		/* SIGBUS while filling */
+	int enomem;		/* mmap failures for want of p2pmem */
+	int err;		/* errno that ended the loop */
+	int finished;
 };
 
 struct reader_ctx {
 	char bdf[P2P_BDF_LEN];
 	struct test_p2pdma_bdf provider;
 	int fd;
-	volatile int stop;
-	volatile long reads;
-	volatile int finished;
+	int stop;
+	long reads;
+	int finished;
 };
 
 static void *stress_thread(void *arg)
@@ -749,7 +768,7 @@ static void *stress_thread(void *arg)
 	struct stress_ctx *c = arg;
 
 	c->ret = ioctl(c->fd, TEST_P2PDMA_STRESS, &c->s) ? -errno : 0;
-	__atomic_store_n(&c->finished, 1, __ATOMIC_SEQ_CST);
+	STORE(c->finished, 1);
 	return NULL;
 }
 
@@ -774,35 +793,35 @@ static void *mapper_thread(void *arg)
 
 	fd = p2p_open_allocate(m->bdf, O_RDWR);
 	if (fd < 0) {
-		m->err = -fd;
+		STORE(m->err, -fd);
 		goto out;
 	}
-	for (i = 0; !m->stop; i++) {
+	for (i = 0; !LOAD(m->stop); i++) {
 		len = sizes[i % ARRAY_SIZE(sizes)];
 		p = p2p_map(fd, len);
 		if (p == MAP_FAILED && errno == ENOMEM) {
 			/* the stress threads hold the pool for a moment */
-			m->enomem++;
+			INC(m->enomem);
 			p2p_msleep(1);
 			continue;
 		}
 		if (p == MAP_FAILED) {
-			m->err = errno;
+			STORE(m->err, errno);
 			break;
 		}
 		if (!sigsetjmp(mapper_jmp, 1)) {
 			p2p_fill(p, len, 600 + i);
 			if (p2p_mismatch(p, len, 600 + i) != -1)
-				m->mismatches++;
+				INC(m->mismatches);
 		} else {
-			m->faults++;
+			INC(m->faults);
 		}
 		munmap(p, len);
-		m->cycles++;
+		INC(m->cycles);
 	}
 	close(fd);
 out:
-	__atomic_store_n(&m->finished, 1, __ATOMIC_SEQ_CST);
+	STORE(m->finished, 1);
 	return NULL;
 }
 
@@ -818,7 +837,7 @@ static void *reader_thread(void *arg)
 	struct test_p2pdma_has_p2pmem h;
 	struct test_p2pdma_find f;
 
-	while (!rd->stop) {
+	while (!LOAD(rd->stop)) {
 		p2p_attr(rd->bdf, "available");
 		memset(&h, 0, sizeof(h));
 		h.dev = rd->provider;
@@ -827,16 +846,16 @@ static void *reader_thread(void *arg)
 		f.clients[0] = rd->provider;
 		f.nr_clients = 1;
 		ioctl(rd->fd, TEST_P2PDMA_FIND, &f);
-		rd->reads++;
+		INC(rd->reads);
 	}
-	__atomic_store_n(&rd->finished, 1, __ATOMIC_SEQ_CST);
+	STORE(rd->finished, 1);
 	return NULL;
 }
 
 /* Wait (bounded) until *@flag is set. */
-static bool wait_flag(volatile int *flag, long long deadline)
+static bool wait_flag(int *flag, long long deadline)
 {
-	while (!__atomic_load_n(flag, __ATOMIC_SEQ_CST)) {
+	while (!LOAD(*flag)) {
 		if (now_ms() > deadline)
 			return false;
 		p2p_msleep(10);
@@ -877,8 +896,9 @@ TEST_F_TIMEOUT(remove, stress_with_provider_removal, 300)
 	long long deadline;
 	int i, ncpu;
 
-	NEED(self->tfd >= 0, "%s: %s (insmod test_p2pdma.ko)",
-	     TEST_P2PDMA_DEVICE, strerror(ENOENT));
+	if (!need(_metadata, self->tfd >= 0,
+		  TEST_P2PDMA_DEVICE " missing (insmod test_p2pdma.ko)"))
+		return;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpu < 1)
 		ncpu = 1;
@@ -914,12 +934,13 @@ TEST_F_TIMEOUT(remove, stress_with_provider_removal, 300)
 
 	/* everyone is busy: the mapper went round a few times */
 	deadline = now_ms() + IO_START_WAIT_MS;
-	while (m.cycles < 3 && !m.finished && now_ms() < deadline)
+	while (LOAD(m.cycles) < 3 && !LOAD(m.finished) && now_ms() < deadline)
 		p2p_msleep(20);
 	p2p_msleep(500);
-	ASSERT_LE(3, m.cycles) TH_LOG("mapper: errno %d", m.err);
+	ASSERT_LE(3, LOAD(m.cycles)) TH_LOG("mapper: errno %d", LOAD(m.err));
 	for (i = 0; i < ncpu; i++)
-		ASSERT_FALSE(sc[i].finished) TH_LOG("stress %d ended early", i);
+		ASSERT_FALSE(LOAD(sc[i].finished))
+			TH_LOG("stress %d ended early", i);
 
 	REMOVE_PROVIDER();
 
@@ -930,7 +951,7 @@ TEST_F_TIMEOUT(remove, stress_with_provider_removal, 300)
 			TH_LOG("stress thread %d still running", i);
 	ASSERT_TRUE(wait_flag(&m.finished, deadline))
 		TH_LOG("mapper still running after %d cycles", m.cycles);
-	rd.stop = 1;
+	STORE(rd.stop, 1);
 	ASSERT_TRUE(wait_flag(&rd.finished, deadline));
 	for (i = 0; i < ncpu; i++) {
 		pthread_join(st[i], NULL);
@@ -948,9 +969,10 @@ TEST_F_TIMEOUT(remove, stress_with_provider_removal, 300)
 		EXPECT_EQ(1, sc[i].s.revoked);
 		EXPECT_LT(0, sc[i].s.allocs);
 	}
-	TH_LOG("mapper: %d cycles, %d mismatches, %d SIGBUS, %d ENOMEM, ended with errno %d (%s); reader: %ld rounds",
+	TH_LOG("mapper: %d cycles, %d mismatches, %d SIGBUS, %d ENOMEM, errno %d (%s)",
 	       m.cycles, m.mismatches, m.faults, m.enomem, m.err,
-	       strerror(m.err), rd.reads);
+	       strerror(m.err));
+	TH_LOG("reader: %ld rounds", rd.reads);
 	EXPECT_EQ(0, m.mismatches);
 	/* the mapper ended because the file went away with the provider */
 	EXPECT_EQ(ENODEV, m.err);
