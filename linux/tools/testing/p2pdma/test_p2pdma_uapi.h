@@ -101,6 +101,12 @@ struct test_p2pdma_find {
  * (resp. FREE_SGL) with that handle or until the file is closed.  bus_addr is
  * pci_p2pmem_virt_to_bus() of the (first) buffer and align its lowest set
  * bit.  1 <= size <= 4 GiB - 1.
+ *
+ * phys_addr is page_to_phys() of the (first) buffer's page plus its offset
+ * in the page: the CPU physical address as the memory-model code sees it,
+ * computed without the P2PDMA core, so that tests can hold bus_addr against
+ * it and against the BAR in sysfs.  A provider that is being unbound or
+ * removed gives handle 0, as the API would once its memory is gone.
  */
 struct test_p2pdma_alloc {
 	struct test_p2pdma_bdf provider;	/* in */
@@ -110,6 +116,7 @@ struct test_p2pdma_alloc {
 	__u64 align;				/* out */
 	__u32 nents;				/* out: ALLOC_SGL only */
 	__u32 reserved;
+	__u64 phys_addr;			/* out */
 };
 
 /* TEST_P2PDMA_FREE / TEST_P2PDMA_FREE_SGL */
@@ -219,7 +226,8 @@ struct test_p2pdma_pattern {
  * FREE_SGL of a revoked handle return -ENODEV and forget it; PATTERN and
  * VIRT_TO_BUS return -ENODEV.
  *
- * TEST_P2PDMA_STATS: what this file holds.
+ * TEST_P2PDMA_STATS: what this file holds (allocations of a STRESS loop
+ * that is running on the file are not counted).
  */
 struct test_p2pdma_stats {
 	__u64 live;				/* out: live allocations */

@@ -51,11 +51,13 @@ FIXTURE_SETUP(nvmet)
 
 	self->instance = -1;
 	self->loop_fd = -1;
-	if (!p2p_exists(NVMET_CFS))
-		SKIP(return, "%s missing: CONFIG_NVME_TARGET and configfs needed",
-		     NVMET_CFS);
-	if (p2p_env_scan(&self->env))
-		SKIP(return, "no PCI function with p2pmem in this guest");
+	p2p_require(_metadata, p2p_topology_from_env(),
+		    p2p_exists(NVMET_CFS),
+		    "%s missing: CONFIG_NVME_TARGET and configfs needed",
+		    NVMET_CFS);
+	p2p_require(_metadata, p2p_topology_from_env(),
+		    !p2p_env_scan(&self->env),
+		    "no PCI function with p2pmem in this guest");
 	self->avail0 = p2p_attr(self->env.provider, "available");
 	ASSERT_LE(0, self->avail0);
 
@@ -228,9 +230,10 @@ TEST_F(nvmet, p2pmem_busy_while_enabled)
 {
 	char buf[64];
 
-	if (backing_disk(&self->cfg, &self->env, true) < 0 &&
-	    backing_disk(&self->cfg, &self->env, false) < 0)
-		SKIP(return, "no NVMe namespace to back the target namespace");
+	p2p_require(_metadata, self->env.topo,
+		    backing_disk(&self->cfg, &self->env, true) >= 0 ||
+		    backing_disk(&self->cfg, &self->env, false) >= 0,
+		    "no NVMe namespace to back the target namespace");
 	ASSERT_EQ(0, ns_write(&self->cfg, "enable", "1"));
 	ASSERT_STREQ("1\n", ns_read(&self->cfg, "enable", buf, sizeof(buf)));
 	EXPECT_P2PMEM_REFUSED("1", EBUSY, "0\n");
@@ -264,8 +267,9 @@ TEST_F(nvmet, enable_with_provider)
 	if (self->env.expect == P2P_EXPECT_UNKNOWN)
 		SKIP(return, "no expectation for topology %s",
 		     self->env.topology);
-	if (backing_disk(&self->cfg, &self->env, true) < 0)
-		SKIP(return, "needs an NVMe namespace without p2pmem");
+	p2p_require(_metadata, self->env.topo,
+		    backing_disk(&self->cfg, &self->env, true) >= 0,
+		    "needs an NVMe namespace without p2pmem");
 	ASSERT_EQ(0, ns_write(&self->cfg, "p2pmem", self->env.provider));
 	enable_cycles(_metadata, &self->cfg,
 		      self->env.expect == P2P_EXPECT_REFUSED ? -EINVAL : 0);
@@ -277,8 +281,9 @@ TEST_F(nvmet, enable_with_any_provider)
 	if (self->env.expect == P2P_EXPECT_UNKNOWN)
 		SKIP(return, "no expectation for topology %s",
 		     self->env.topology);
-	if (backing_disk(&self->cfg, &self->env, true) < 0)
-		SKIP(return, "needs an NVMe namespace without p2pmem");
+	p2p_require(_metadata, self->env.topo,
+		    backing_disk(&self->cfg, &self->env, true) >= 0,
+		    "needs an NVMe namespace without p2pmem");
 	ASSERT_EQ(0, ns_write(&self->cfg, "p2pmem", "1"));
 	enable_cycles(_metadata, &self->cfg,
 		      self->env.expect == P2P_EXPECT_REFUSED ? -EINVAL : 0);
@@ -287,8 +292,9 @@ TEST_F(nvmet, enable_with_any_provider)
 /* The provider's own namespace is always reachable (distance 0). */
 TEST_F(nvmet, enable_on_provider_namespace)
 {
-	if (backing_disk(&self->cfg, &self->env, false) < 0)
-		SKIP(return, "the provider has no block device");
+	p2p_require(_metadata, self->env.topo,
+		    backing_disk(&self->cfg, &self->env, false) >= 0,
+		    "the provider has no block device");
 	ASSERT_EQ(0, ns_write(&self->cfg, "p2pmem", self->env.provider));
 	enable_cycles(_metadata, &self->cfg, 0);
 	ASSERT_EQ(0, ns_write(&self->cfg, "p2pmem", "1"));
@@ -304,8 +310,9 @@ TEST_F(nvmet, enable_on_loop_device_refused)
 	snprintf(self->loop_file, sizeof(self->loop_file),
 		 "/tmp/p2pdma-nvmet-loop-%d", getpid());
 	ret = p2p_loop_attach(self->loop_file, LOOP_SIZE, dev, sizeof(dev));
-	if (ret == -ENOENT || ret == -ENODEV)
-		SKIP(return, "no loop device support: %s", strerror(-ret));
+	p2p_require(_metadata, self->env.topo,
+		    ret != -ENOENT && ret != -ENODEV,
+		    "no loop device support: %s", strerror(-ret));
 	ASSERT_LE(0, ret);
 	self->loop_fd = ret;
 
@@ -455,8 +462,9 @@ TEST_F_TIMEOUT(nvmet, loop_host_io, 120)
 	int idx, waited;
 
 	idx = backing_disk(&self->cfg, &self->env, peer);
-	if (idx < 0)
-		SKIP(return, "no NVMe namespace to back the target namespace");
+	p2p_require(_metadata, self->env.topo,
+		    idx >= 0,
+		    "no NVMe namespace to back the target namespace");
 	snprintf(backing, sizeof(backing), "/dev/%s", self->env.nvme[idx].disk);
 	ASSERT_EQ(0, ns_write(&self->cfg, "p2pmem", self->env.provider));
 	ASSERT_EQ(0, ns_write(&self->cfg, "enable", "1"));

@@ -20,24 +20,43 @@
 
 #include "p2pdma_common.h"
 
-enum p2p_expect p2p_expect_from_env(void)
+/*
+ * Expected verdicts per topology, from the descriptions in vm/topologies/
+ * (see p2pdma_common.h).  Distances count the hops up from each side to
+ * the common upstream device (two each across a switch or the host bridge,
+ * one each to the root port above functions of one device).
+ */
+static const struct p2p_topology p2p_topologies[] = {
+	/* name, expect, distance, CMB, ACS port, providers, peers */
+	{ "switch",		P2P_EXPECT_BUS_ADDR,	 4, 64 * P2P_MIB, NULL, 1, 2 },
+	{ "rootports-intel",	P2P_EXPECT_REFUSED,	-1, 64 * P2P_MIB, NULL, 1, 2 },
+	{ "rootports-amd",	P2P_EXPECT_HOST_BRIDGE,	 4, 64 * P2P_MIB, NULL, 1, 2 },
+	{ "iommu",		P2P_EXPECT_IOMMU,	 4, 64 * P2P_MIB, NULL, 1, 2 },
+	{ "acs",		P2P_EXPECT_BUS_ADDR,	 2, 64 * P2P_MIB, NULL, 1, 2 },
+	{ "acs-redir",		P2P_EXPECT_REFUSED,	-1, 64 * P2P_MIB,
+	  "0000:00:04.0", 1, 2 },
+	{ "acs-redir-amd",	P2P_EXPECT_HOST_BRIDGE,	 2, 64 * P2P_MIB,
+	  "0000:00:04.0", 1, 2 },
+	{ "acs-disabled",	P2P_EXPECT_BUS_ADDR,	 2, 64 * P2P_MIB, NULL, 1, 2 },
+	{ "multi",		P2P_EXPECT_BUS_ADDR,	 4, 64 * P2P_MIB, NULL, 3, 1 },
+};
+
+const struct p2p_topology *p2p_topology_from_env(void)
 {
-	static const struct {
-		const char *name;
-		enum p2p_expect expect;
-	} table[] = {
-		{ "switch", P2P_EXPECT_BUS_ADDR },
-		{ "rootports-intel", P2P_EXPECT_REFUSED },
-		{ "rootports-amd", P2P_EXPECT_HOST_BRIDGE },
-		{ "iommu", P2P_EXPECT_IOMMU },
-	};
 	const char *topo = getenv("P2P_TOPOLOGY");
 	size_t i;
 
-	for (i = 0; topo && i < ARRAY_SIZE(table); i++)
-		if (!strcmp(topo, table[i].name))
-			return table[i].expect;
-	return P2P_EXPECT_UNKNOWN;
+	for (i = 0; topo && i < ARRAY_SIZE(p2p_topologies); i++)
+		if (!strcmp(topo, p2p_topologies[i].name))
+			return &p2p_topologies[i];
+	return NULL;
+}
+
+enum p2p_expect p2p_expect_from_env(void)
+{
+	const struct p2p_topology *t = p2p_topology_from_env();
+
+	return t ? t->expect : P2P_EXPECT_UNKNOWN;
 }
 
 const char *p2p_topology_name(void)
@@ -183,6 +202,58 @@ bool p2p_is_nvme_function(const char *bdf)
 	return p2p_read_ll(path) == 0x010802;
 }
 
+int p2p_read_bar(const char *bdf, int index, struct p2p_bar *bar)
+{
+	char path[PATH_MAX], line[128];
+	int i, ret = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), P2P_PCI_DEVICES "/%s/resource", bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	for (i = 0; fgets(line, sizeof(line), f); i++) {
+		if (i != index)
+			continue;
+		memset(bar, 0, sizeof(*bar));
+		bar->index = index;
+		if (sscanf(line, "%llx %llx %llx", &bar->start, &bar->end,
+			   &bar->flags) != 3)
+			ret = -EINVAL;
+		else
+			ret = bar->end > bar->start ? 0 : -ENOENT;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+int p2p_find_bar_of_len(const char *bdf, unsigned long long len,
+			struct p2p_bar *bar)
+{
+	int i;
+
+	/* BARs 0-5; IORESOURCE_MEM is 0x200 in the flags */
+	for (i = 0; i < 6; i++)
+		if (!p2p_read_bar(bdf, i, bar) && (bar->flags & 0x200) &&
+		    bar->end - bar->start + 1 == len)
+			return 0;
+	return -ENOENT;
+}
+
+int p2p_cmb_bar(const struct p2p_env *env, const char *bdf,
+		struct p2p_bar *bar)
+{
+	long long len;
+
+	if (env->topo)
+		return p2p_find_bar_of_len(bdf, env->topo->cmb_size, bar);
+	len = p2p_attr(bdf, "size");
+	if (len <= 0)
+		return len ? (int)len : -ENOENT;
+	return p2p_find_bar_of_len(bdf, len, bar);
+}
+
 static bool p2p_is_pci_name(const char *name)
 {
 	char path[PATH_MAX];
@@ -319,6 +390,24 @@ static void p2p_scan_providers(struct p2p_env *env)
 		free(list);
 }
 
+int p2p_list_providers(struct p2p_name *out, int max)
+{
+	struct dirent **list;
+	int i, n, nr = 0;
+
+	n = scandir(P2P_PCI_DEVICES, &list, NULL, alphasort);
+	for (i = 0; i < n; i++) {
+		if (list[i]->d_name[0] != '.' &&
+		    p2p_has_p2pmem_dir(list[i]->d_name) && nr < max)
+			p2p_copy_str(out[nr++].bdf, P2P_BDF_LEN,
+				     list[i]->d_name);
+		free(list[i]);
+	}
+	if (n >= 0)
+		free(list);
+	return nr;
+}
+
 static void p2p_scan_disks(struct p2p_env *env)
 {
 	struct dirent **list;
@@ -354,6 +443,7 @@ int p2p_env_scan(struct p2p_env *env)
 	env->self = -1;
 	env->peer[0] = -1;
 	env->peer[1] = -1;
+	env->topo = p2p_topology_from_env();
 	env->expect = p2p_expect_from_env();
 	env->topology = p2p_topology_name();
 

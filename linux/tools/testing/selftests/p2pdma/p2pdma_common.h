@@ -16,6 +16,7 @@
 #include "test_p2pdma_uapi.h"
 
 #define P2P_BDF_LEN		16
+#define P2P_MIB			1048576ULL
 #define P2P_MAX_NVME		16
 #define P2P_PCI_DEVICES		"/sys/bus/pci/devices"
 
@@ -24,8 +25,10 @@
 #endif
 
 /*
- * What the P2PDMA routing between the provider and an NVMe on another port
- * should be, from P2P_TOPOLOGY:
+ * What the P2PDMA routing between the provider and an NVMe without p2pmem
+ * (on another port, or another function of the same device) should be,
+ * from P2P_TOPOLOGY; see the table in p2pdma_common.c, which is written
+ * from the topology descriptions in vm/topologies/, not from the kernel:
  *   switch           one PCIe switch without ACS: bus addresses, distance 4
  *   rootports-intel  separate root ports, Intel host bridge not allowed:
  *                    refused (distance -1)
@@ -33,6 +36,16 @@
  *                    bridge, DMA address = CPU physical address
  *   iommu            rootports-amd behind a vIOMMU: through the host
  *                    bridge, DMA address = IOVA
+ *   acs              three functions of one device below one root port,
+ *                    no ACS redirect: bus addresses, distance 2
+ *   acs-redir        the same with ACS RR+CR on the root port
+ *                    (pci=config_acs), Intel vCPU: refused
+ *   acs-redir-amd    the same with an AMD Zen vCPU: through the host
+ *                    bridge, distance still 2 (hops to the common port)
+ *   acs-disabled     acs-redir plus pci=disable_acs_redir: bus addresses
+ *   multi            AMD Zen; a switch with NVMe A, B (CMBs) and C, and
+ *                    NVMe D (CMB) on a second root port; for A and C: bus
+ *                    addresses, distance 4
  */
 enum p2p_expect {
 	P2P_EXPECT_UNKNOWN = 0,
@@ -40,6 +53,16 @@ enum p2p_expect {
 	P2P_EXPECT_REFUSED,
 	P2P_EXPECT_HOST_BRIDGE,
 	P2P_EXPECT_IOMMU,
+};
+
+struct p2p_topology {
+	const char *name;
+	enum p2p_expect expect;
+	int distance;			/* provider <-> peer; -1 if refused */
+	unsigned long long cmb_size;	/* length of each CMB BAR, bytes */
+	const char *acs_port;		/* port with ACS RR+CR set, or NULL */
+	int nr_providers;		/* functions with a CMB */
+	int nr_peers;			/* NVMe without a CMB */
 };
 
 struct p2p_nvme {
@@ -57,9 +80,11 @@ struct p2p_env {
 	int peer[2];			/* namespaces elsewhere, or -1 */
 	enum p2p_expect expect;
 	const char *topology;
+	const struct p2p_topology *topo;	/* NULL: unknown topology */
 };
 
 /* Environment */
+const struct p2p_topology *p2p_topology_from_env(void);
 enum p2p_expect p2p_expect_from_env(void);
 const char *p2p_topology_name(void);
 bool p2p_kernel_is(const char *name);
@@ -67,12 +92,38 @@ size_t p2p_page_size(void);
 
 /* Discovery */
 int p2p_env_scan(struct p2p_env *env);
+/* Functions with a p2pmem directory, in BDF order; returns how many. */
+struct p2p_name {
+	char bdf[P2P_BDF_LEN];
+};
+
+int p2p_list_providers(struct p2p_name *out, int max);
 bool p2p_has_p2pmem_dir(const char *bdf);
 int p2p_disk_bdf(const char *disk, char *bdf, size_t len);
 int p2p_upstream_bdf(const char *bdf, char *out, size_t len);
 int p2p_parse_bdf(const char *s, struct test_p2pdma_bdf *bdf);
 void p2p_format_bdf(const struct test_p2pdma_bdf *bdf, char *s, size_t len);
 bool p2p_is_nvme_function(const char *bdf);
+
+/*
+ * BARs from sysfs "resource" (CPU physical addresses as the PCI core
+ * assigned them, read without the P2PDMA core).
+ */
+struct p2p_bar {
+	int index;
+	unsigned long long start, end, flags;
+};
+
+int p2p_read_bar(const char *bdf, int index, struct p2p_bar *bar);
+/* The first memory BAR of @bdf that is exactly @len bytes long. */
+int p2p_find_bar_of_len(const char *bdf, unsigned long long len,
+			struct p2p_bar *bar);
+/*
+ * The BAR that holds @bdf's CMB: of the length the topology table gives,
+ * or (unknown topology) of the length p2pmem/size says.
+ */
+int p2p_cmb_bar(const struct p2p_env *env, const char *bdf,
+		struct p2p_bar *bar);
 
 void p2p_copy_str(char *dst, size_t len, const char *src);
 
@@ -108,5 +159,48 @@ bool p2p_touch_faults(char *addr, bool write);
 /* Kernel log: remember the end of /dev/kmsg, later search what follows */
 int p2p_kmsg_open(void);
 bool p2p_kmsg_search(int fd, const char *needle1, const char *needle2);
+
+/*
+ * Helpers for tests built on kselftest_harness.h (included before this
+ * header).  p2p_require() is for a precondition that every topology of the
+ * table provides (the test module, a provider, peers, configured kernel
+ * features): outside a known topology (a run by hand) its absence skips
+ * the test; in a topology built for the test it fails it, so that a broken
+ * harness cannot pass by skipping.  Both end the test (or the fixture
+ * setup) as SKIP()/ASSERT do, from any depth.
+ */
+#ifdef __KSELFTEST_HARNESS_H
+#include <stdarg.h>
+
+static inline void
+p2p_skip(struct __test_metadata *_metadata, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	SKIP(longjmp(_metadata->env, 1), "%s", why);
+}
+
+static inline void
+p2p_require(struct __test_metadata *_metadata, bool known_topology,
+	    bool ok, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	if (ok)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (!known_topology)
+		p2p_skip(_metadata, "%s", why);
+	TH_LOG("%s (topology %s)", why, p2p_topology_name());
+	ASSERT_TRUE(ok);
+}
+#endif
 
 #endif /* __P2PDMA_COMMON_H */

@@ -5,18 +5,29 @@
  * pci_has_p2pmem() and the enable_store/enable_show attribute helpers.
  *
  * Expected verdicts between the provider and an NVMe on another port come
- * from P2P_TOPOLOGY (see p2pdma_common.h); checks that need one skip when
- * the topology is unknown.  Load test_p2pdma.ko first.
+ * from P2P_TOPOLOGY (the table in p2pdma_common.c, written from the
+ * topology descriptions); checks that need one skip when the topology is
+ * unknown, and fail when a device the topology has is missing.  In the
+ * multi-provider topology the providers are told apart by their position
+ * (ports above them in sysfs, BAR sizes), never by asking the kernel which
+ * one is closest.  Load test_p2pdma.ko first.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
 #include "p2pdma_common.h"
+
+struct unpublished {
+	struct test_p2pdma_bdf dev[4];
+	int n;
+};
 
 FIXTURE(topo) {
 	struct p2p_env env;
@@ -27,6 +38,7 @@ FIXTURE(topo) {
 	int nr_peers;
 	struct test_p2pdma_bdf bridge;	/* provider's upstream bridge */
 	bool has_bridge;
+	struct unpublished unpub;	/* to publish again */
 };
 
 FIXTURE_SETUP(topo)
@@ -35,11 +47,13 @@ FIXTURE_SETUP(topo)
 	int i;
 
 	self->fd = open(TEST_P2PDMA_DEVICE, O_RDWR);
-	if (self->fd < 0)
-		SKIP(return, "%s: %s (insmod test_p2pdma.ko)",
-		     TEST_P2PDMA_DEVICE, strerror(errno));
-	if (p2p_env_scan(&self->env))
-		SKIP(return, "no PCI function with p2pmem in this guest");
+	p2p_require(_metadata, p2p_topology_from_env(),
+		    self->fd >= 0,
+		    "%s: %s (insmod test_p2pdma.ko)", TEST_P2PDMA_DEVICE,
+		    strerror(errno));
+	p2p_require(_metadata, p2p_topology_from_env(),
+		    !p2p_env_scan(&self->env),
+		    "no PCI function with p2pmem in this guest");
 	self->avail0 = p2p_attr(self->env.provider, "available");
 	ASSERT_LE(0, self->avail0);
 	ASSERT_EQ(0, p2p_parse_bdf(self->env.provider, &self->provider));
@@ -54,17 +68,46 @@ FIXTURE_SETUP(topo)
 	}
 }
 
-FIXTURE_TEARDOWN(topo)
+static int publish(int fd, const struct test_p2pdma_bdf *dev, unsigned int on)
 {
-	close(self->fd);
+	struct test_p2pdma_publish p = { .dev = *dev, .publish = on };
+
+	return ioctl(fd, TEST_P2PDMA_PUBLISH, &p) ? -errno : 0;
+}
+
+/*
+ * In the parent, after the test's process has exited (and closed its
+ * files): kselftest_harness.h of 6.12 skips a plain FIXTURE_TEARDOWN when
+ * an ASSERT failed in the test body, and a provider left unpublished would
+ * change what every later test finds.
+ */
+FIXTURE_TEARDOWN_PARENT(topo)
+{
+	int i, fd;
+
+	/* the published state belongs to the driver: give it back */
+	fd = open(TEST_P2PDMA_DEVICE, O_RDWR);
+	for (i = 0; i < self->unpub.n; i++)
+		EXPECT_EQ(0, publish(fd, &self->unpub.dev[i], 1));
+	if (fd >= 0)
+		close(fd);
 	EXPECT_EQ(self->avail0, p2p_attr(self->env.provider, "available"));
 }
 
-/* Distance between the provider and one NVMe on another port. */
-static int peer_distance(enum p2p_expect e)
+/* Unpublish @dev for the rest of the test; the teardown publishes it. */
+static int unpublish(int fd, struct unpublished *u,
+		     const struct test_p2pdma_bdf *dev)
 {
-	/* two hops up from each endpoint to the switch or the host bridge */
-	return e == P2P_EXPECT_REFUSED ? -1 : 4;
+	if (u->n == ARRAY_SIZE(u->dev))
+		return -ENOSPC;
+	u->dev[u->n++] = *dev;
+	return publish(fd, dev, 0);
+}
+
+/* Distance between the provider and one NVMe without p2pmem. */
+static int peer_distance(const struct p2p_env *env)
+{
+	return env->topo->distance;
 }
 
 static int peer_kind(enum p2p_expect e)
@@ -80,23 +123,22 @@ static int peer_kind(enum p2p_expect e)
 }
 
 /*
- * Why a test that needs @n NVMe without p2pmem and a known topology cannot
- * run here, or NULL when it can.
+ * A test that needs a known topology with @n NVMe without p2pmem: skips in
+ * an unknown topology or one that has fewer by design (the table), fails
+ * when the topology should have them and they are not there.
  */
-static const char *missing_peers(const struct p2p_env *env, int nr_peers,
-				 int n)
+static void need_peers(struct __test_metadata *_metadata,
+		       const struct p2p_env *env, int found, int n)
 {
-	static char why[128];
-
-	if (env->expect == P2P_EXPECT_UNKNOWN)
-		snprintf(why, sizeof(why), "no expectation for topology %s",
+	if (!env->topo)
+		p2p_skip(_metadata, "no expectation for topology %s",
 			 env->topology);
-	else if (nr_peers < n)
-		snprintf(why, sizeof(why), "needs %d NVMe without p2pmem, found %d",
-			 n, nr_peers);
-	else
-		return NULL;
-	return why;
+	if (env->topo->nr_peers < n)
+		p2p_skip(_metadata, "topology %s has %d NVMe without p2pmem, needs %d",
+			 env->topology, env->topo->nr_peers, n);
+	ASSERT_LE(n, found)
+		TH_LOG("topology %s should have %d NVMe without p2pmem",
+		       env->topology, env->topo->nr_peers);
 }
 
 static int do_distance(int fd, const struct test_p2pdma_bdf *provider,
@@ -193,20 +235,17 @@ TEST_F(topo, distance_to_self)
 /* Repeated calls agree with each other (the verdict may be cached). */
 TEST_F(topo, distance_to_peer)
 {
-	const char *why;
 	struct test_p2pdma_distance d;
 	int i, round;
 
-	why = missing_peers(&self->env, self->nr_peers, 1);
-	if (why)
-		SKIP(return, "%s", why);
+	need_peers(_metadata, &self->env, self->nr_peers, 1);
 	for (round = 0; round < 3; round++) {
 		for (i = 0; i < self->nr_peers; i++) {
 			ASSERT_EQ(0, do_distance(self->fd, &self->provider,
 						 &self->peer[i], 1,
 						 round == 1 ? TEST_P2PDMA_F_VERBOSE : 0,
 						 &d));
-			ASSERT_EQ(peer_distance(self->env.expect), d.distance);
+			ASSERT_EQ(peer_distance(&self->env), d.distance);
 			ASSERT_EQ(peer_kind(self->env.expect), d.map_kind);
 			ASSERT_EQ(self->env.expect == P2P_EXPECT_REFUSED ?
 				  -EREMOTEIO : 0, d.map_errno);
@@ -219,15 +258,12 @@ TEST_F(topo, distance_to_peer)
 /* The distance of a client list is the sum, or -1 if any is refused. */
 TEST_F(topo, distance_many)
 {
-	const char *why;
 	struct test_p2pdma_bdf list[TEST_P2PDMA_MAX_CLIENTS];
-	int one = peer_distance(self->env.expect);
 	struct test_p2pdma_distance d;
-	int i;
+	int i, one;
 
-	why = missing_peers(&self->env, self->nr_peers, 2);
-	if (why)
-		SKIP(return, "%s", why);
+	need_peers(_metadata, &self->env, self->nr_peers, 2);
+	one = peer_distance(&self->env);
 	ASSERT_EQ(0, do_distance(self->fd, &self->provider, self->peer, 2, 0, &d));
 	ASSERT_EQ(one < 0 ? -1 : 2 * one, d.distance);
 	ASSERT_EQ(TEST_P2PDMA_MAP_NONE, d.map_kind);
@@ -284,13 +320,10 @@ TEST_F(topo, distance_non_pci_client)
 /* A verbose refusal says why, naming the provider. */
 TEST_F(topo, refusal_is_logged)
 {
-	const char *why;
 	struct test_p2pdma_distance d;
 	int kmsg;
 
-	why = missing_peers(&self->env, self->nr_peers, 1);
-	if (why)
-		SKIP(return, "%s", why);
+	need_peers(_metadata, &self->env, self->nr_peers, 1);
 	if (self->env.expect != P2P_EXPECT_REFUSED)
 		SKIP(return, "peers are reachable in topology %s",
 		     self->env.topology);
@@ -333,14 +366,11 @@ TEST_F(topo, find_for_self)
 
 TEST_F(topo, find_for_peers)
 {
-	const char *why;
 	struct test_p2pdma_bdf list[2];
 	struct test_p2pdma_find f;
 	int round;
 
-	why = missing_peers(&self->env, self->nr_peers, 2);
-	if (why)
-		SKIP(return, "%s", why);
+	need_peers(_metadata, &self->env, self->nr_peers, 2);
 	if (self->env.nr_providers != 1)
 		SKIP(return, "%d providers: the choice is random",
 		     self->env.nr_providers);
@@ -404,15 +434,12 @@ TEST_F(topo, dma_map_self)
 
 TEST_F(topo, dma_map_peer)
 {
-	const char *why;
 	const unsigned int npages = TEST_P2PDMA_MAX_PAGES;
 	enum p2p_expect e = self->env.expect;
 	struct test_p2pdma_dma_map m;
 	unsigned int i, flags;
 
-	why = missing_peers(&self->env, self->nr_peers, 1);
-	if (why)
-		SKIP(return, "%s", why);
+	need_peers(_metadata, &self->env, self->nr_peers, 1);
 	ASSERT_EQ(0, do_map(self->fd, &self->provider, &self->peer[0],
 			    npages, &m));
 	ASSERT_EQ(peer_kind(e), m.kind);
@@ -560,7 +587,9 @@ TEST_F(topo, bad_ioctls)
 		TEST_P2PDMA_DISTANCE, TEST_P2PDMA_FIND, TEST_P2PDMA_ALLOC,
 		TEST_P2PDMA_FREE, TEST_P2PDMA_ALLOC_SGL, TEST_P2PDMA_FREE_SGL,
 		TEST_P2PDMA_DMA_MAP, TEST_P2PDMA_HAS_P2PMEM,
-		TEST_P2PDMA_ENABLE_STORE,
+		TEST_P2PDMA_ENABLE_STORE, TEST_P2PDMA_VIRT_TO_BUS,
+		TEST_P2PDMA_PUBLISH, TEST_P2PDMA_PATTERN, TEST_P2PDMA_STATS,
+		TEST_P2PDMA_STRESS,
 	};
 	size_t i;
 
@@ -569,6 +598,290 @@ TEST_F(topo, bad_ioctls)
 	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		EXPECT_EQ(-1, ioctl(self->fd, cmds[i], NULL));
 		EXPECT_EQ(EFAULT, errno) TH_LOG("cmd %#lx", cmds[i]);
+	}
+}
+
+/*
+ * ACS redirect on the port above the pair (pci=config_acs in the acs-redir
+ * topologies): a verbose verdict says so and names the port.  Each kernel
+ * has its own wording: ours names the bits and the port ("... is
+ * redirected to the host bridge by ACS RR+CR on 0000:00:04.0"); stock 6.12
+ * says "ACS redirect is set between the client and provider (<provider>)"
+ * without the bits.  Both then give the pci=disable_acs_redir=<port> hint.
+ * Where the topology sets no redirect, no ACS message may appear.
+ */
+#define UPSTREAM_ACS_MSG \
+	"ACS redirect is set between the client and provider"
+
+TEST_F(topo, acs_redirect_logged)
+{
+	const char *port;
+	struct test_p2pdma_distance d;
+	char want[128];
+	int kmsg;
+
+	need_peers(_metadata, &self->env, self->nr_peers, 1);
+	port = self->env.topo->acs_port;
+	kmsg = p2p_kmsg_open();
+	ASSERT_LE(0, kmsg);
+	ASSERT_EQ(0, do_distance(self->fd, &self->provider, &self->peer[0], 1,
+				 TEST_P2PDMA_F_VERBOSE, &d));
+	ASSERT_EQ(peer_distance(&self->env), d.distance);
+	if (!port) {
+		EXPECT_FALSE(p2p_kmsg_search(kmsg, "ACS", self->env.provider));
+		close(kmsg);
+		return;
+	}
+	if (p2p_kernel_is("ours")) {
+		snprintf(want, sizeof(want), "by ACS RR+CR on %s", port);
+		EXPECT_TRUE(p2p_kmsg_search(kmsg, want, self->env.provider))
+			TH_LOG("no \"%s\" line", want);
+	} else {
+		EXPECT_TRUE(p2p_kmsg_search(kmsg, UPSTREAM_ACS_MSG,
+					    self->env.provider));
+	}
+	snprintf(want, sizeof(want), "pci=disable_acs_redir=%s", port);
+	EXPECT_TRUE(p2p_kmsg_search(kmsg, want, NULL))
+		TH_LOG("no \"%s\" hint", want);
+	close(kmsg);
+}
+
+/*
+ * pci_p2pmem_publish(): an unpublished provider is not found for anyone,
+ * not even for itself as the client (then nothing is found where it is the
+ * only provider, another one where there are several), and its sysfs
+ * "published" says 0; published again, it is found.
+ */
+TEST_F(topo, publish_hides_from_find)
+{
+	char path[128];
+	struct test_p2pdma_find f;
+	struct test_p2pdma_publish p;
+
+	snprintf(path, sizeof(path), P2P_PCI_DEVICES "/%s/p2pmem/published",
+		 self->env.provider);
+	ASSERT_EQ(1, p2p_read_ll(path));
+	ASSERT_EQ(0, unpublish(self->fd, &self->unpub, &self->provider));
+	ASSERT_EQ(0, p2p_read_ll(path));
+	ASSERT_EQ(0, do_find(self->fd, &self->provider, 1, 0, &f));
+	if (self->env.nr_providers == 1) {
+		ASSERT_EQ(-ENODEV, f.status);
+	} else {
+		ASSERT_EQ(0, f.status);
+		ASSERT_FALSE(same_bdf(&self->provider, &f.provider));
+	}
+	ASSERT_EQ(0, publish(self->fd, &self->provider, 1));
+	ASSERT_EQ(1, p2p_read_ll(path));
+	ASSERT_EQ(0, do_find(self->fd, &self->provider, 1, 0, &f));
+	ASSERT_EQ(0, f.status);
+	ASSERT_TRUE(same_bdf(&self->provider, &f.provider));
+
+	memset(&p, 0, sizeof(p));
+	p.dev = self->provider;
+	p.publish = 2;
+	ASSERT_EQ(-1, ioctl(self->fd, TEST_P2PDMA_PUBLISH, &p));
+	ASSERT_EQ(EINVAL, errno);
+	p.publish = 1;
+	p.reserved = 1;
+	ASSERT_EQ(-1, ioctl(self->fd, TEST_P2PDMA_PUBLISH, &p));
+	ASSERT_EQ(EINVAL, errno);
+	p.reserved = 0;
+	p.dev.bus = 0xff;
+	p.dev.devfn = 0xff;
+	ASSERT_EQ(-1, ioctl(self->fd, TEST_P2PDMA_PUBLISH, &p));
+	ASSERT_EQ(ENODEV, errno);
+	ASSERT_EQ(1, p2p_read_ll(path));
+}
+
+/*
+ * The multi topology, from its description: below root port 0000:00:04.0
+ * a switch whose downstream ports hold NVMe A and B (64 MiB CMB each) and
+ * C (none); NVMe D (64 MiB CMB) on another root port; an AMD Zen vCPU, so
+ * D is reached through the host bridge.
+ */
+#define MULTI_SWITCH_PORT	"0000:00:04.0"
+
+struct multi {
+	char name[4][P2P_BDF_LEN];		/* A, B, C, D */
+	struct test_p2pdma_bdf a, b, c, d;
+};
+
+/*
+ * Ports above @bdf up to the host bridge; the top one in @root.  Returns
+ * how many, from the sysfs device path (no P2PDMA code involved).
+ */
+static int ports_above(const char *bdf, char *root, size_t len)
+{
+	char cur[P2P_BDF_LEN], up[P2P_BDF_LEN];
+	int n = 0;
+
+	p2p_copy_str(cur, sizeof(cur), bdf);
+	while (!p2p_upstream_bdf(cur, up, sizeof(up)) && n < 32) {
+		p2p_copy_str(cur, sizeof(cur), up);
+		n++;
+	}
+	p2p_copy_str(root, len, cur);
+	return n;
+}
+
+/* Tell A, B, C and D apart by position and BAR size; 0 when all found. */
+static int multi_layout(const struct p2p_env *env, struct multi *m)
+{
+	char root[P2P_BDF_LEN];
+	struct dirent **list;
+	struct p2p_bar bar;
+	int i, n, depth, cmb, ret = 0;
+
+	memset(m, 0, sizeof(*m));
+	n = scandir(P2P_PCI_DEVICES, &list, NULL, alphasort);
+	if (n < 0)
+		return -errno;
+	for (i = 0; i < n; i++) {
+		const char *bdf = list[i]->d_name;
+		char *slot = NULL;
+
+		if (bdf[0] != '.' && p2p_is_nvme_function(bdf)) {
+			depth = ports_above(bdf, root, sizeof(root));
+			cmb = !p2p_find_bar_of_len(bdf, env->topo->cmb_size,
+						   &bar);
+			if (!strcmp(root, MULTI_SWITCH_PORT) && depth == 3)
+				slot = !cmb ? m->name[2] :
+				       !m->name[0][0] ? m->name[0] : m->name[1];
+			else if (depth == 1 && cmb)
+				slot = m->name[3];
+			if (!slot || slot[0])
+				ret = -EEXIST;	/* not in the description */
+			else
+				p2p_copy_str(slot, P2P_BDF_LEN, bdf);
+		}
+		free(list[i]);
+	}
+	free(list);
+	for (i = 0; i < 4; i++)
+		if (!m->name[i][0])
+			ret = -ENODEV;
+	if (!ret)
+		ret = p2p_parse_bdf(m->name[0], &m->a) ?:
+		      p2p_parse_bdf(m->name[1], &m->b) ?:
+		      p2p_parse_bdf(m->name[2], &m->c) ?:
+		      p2p_parse_bdf(m->name[3], &m->d);
+	return ret;
+}
+
+static void need_multi(struct __test_metadata *_metadata,
+		       const struct p2p_env *env, struct multi *m)
+{
+	if (!env->topo || env->topo->nr_providers < 3)
+		p2p_skip(_metadata, "topology %s has no three providers",
+			 env->topology);
+	ASSERT_EQ(0, multi_layout(env, m))
+		TH_LOG("devices do not match the multi layout");
+	TH_LOG("A %s, B %s, C %s, D %s", m->name[0], m->name[1], m->name[2],
+	       m->name[3]);
+}
+
+static int find_one(int fd, const struct test_p2pdma_bdf *client,
+		    struct multi *m)
+{
+	struct test_p2pdma_find f;
+
+	if (do_find(fd, client, 1, 0, &f))
+		return -1;
+	if (f.status)
+		return f.status;
+	if (same_bdf(&f.provider, &m->a))
+		return 'A';
+	if (same_bdf(&f.provider, &m->b))
+		return 'B';
+	if (same_bdf(&f.provider, &m->d))
+		return 'D';
+	return '?';
+}
+
+/*
+ * pci_p2pmem_find_many() for C returns a closest provider: A or B (4 hops
+ * through the switch), never D (6, through the host bridge); it spreads its
+ * choice over A and B; it skips an unpublished provider, down to D when
+ * both near ones are unpublished.
+ */
+TEST_F(topo, multi_find_closest)
+{
+	int i, got, seen_a = 0, seen_b = 0;
+	struct multi m;
+
+	need_multi(_metadata, &self->env, &m);
+	for (i = 0; i < 64; i++) {
+		got = find_one(self->fd, &m.c, &m);
+		ASSERT_TRUE(got == 'A' || got == 'B')
+			TH_LOG("call %d returned %c (%d)", i, got, got);
+		seen_a += got == 'A';
+		seen_b += got == 'B';
+	}
+	TH_LOG("A %d times, B %d times", seen_a, seen_b);
+	EXPECT_LT(0, seen_a);
+	EXPECT_LT(0, seen_b);
+
+	ASSERT_EQ(0, unpublish(self->fd, &self->unpub, &m.a));
+	for (i = 0; i < 16; i++)
+		ASSERT_EQ('B', find_one(self->fd, &m.c, &m));
+	ASSERT_EQ(0, unpublish(self->fd, &self->unpub, &m.b));
+	for (i = 0; i < 16; i++)
+		ASSERT_EQ('D', find_one(self->fd, &m.c, &m));
+	ASSERT_EQ(0, unpublish(self->fd, &self->unpub, &m.d));
+	ASSERT_EQ(-ENODEV, find_one(self->fd, &m.c, &m));
+}
+
+/*
+ * For a list of clients the closest provider is the one with the least
+ * total distance: for {C, A} that is A (4 + 0), not B (4 + 4) nor D.
+ */
+TEST_F(topo, multi_find_for_list)
+{
+	struct test_p2pdma_bdf list[2];
+	struct test_p2pdma_find f;
+	struct multi m;
+	int i;
+
+	need_multi(_metadata, &self->env, &m);
+	for (i = 0; i < 16; i++) {
+		list[0] = m.c;
+		list[1] = i & 1 ? m.b : m.a;
+		ASSERT_EQ(0, do_find(self->fd, list, 2, 0, &f));
+		ASSERT_EQ(0, f.status);
+		ASSERT_TRUE(same_bdf(&list[1], &f.provider))
+			TH_LOG("for {C, %c}", i & 1 ? 'B' : 'A');
+	}
+}
+
+/* Every pair's verdict, written down from the topology description. */
+TEST_F(topo, multi_distances)
+{
+	struct multi m;
+	const struct {
+		const struct test_p2pdma_bdf *provider, *client;
+		const char *what;
+		int distance, kind;
+	} pairs[] = {
+		{ &m.a, &m.c, "A->C", 4, TEST_P2PDMA_MAP_BUS_ADDR },
+		{ &m.b, &m.c, "B->C", 4, TEST_P2PDMA_MAP_BUS_ADDR },
+		{ &m.d, &m.c, "D->C", 6, TEST_P2PDMA_MAP_THRU_HOST_BRIDGE },
+		{ &m.a, &m.b, "A->B", 4, TEST_P2PDMA_MAP_BUS_ADDR },
+		{ &m.b, &m.a, "B->A", 4, TEST_P2PDMA_MAP_BUS_ADDR },
+		{ &m.a, &m.d, "A->D", 6, TEST_P2PDMA_MAP_THRU_HOST_BRIDGE },
+		{ &m.d, &m.a, "D->A", 6, TEST_P2PDMA_MAP_THRU_HOST_BRIDGE },
+	};
+	struct test_p2pdma_distance d;
+	size_t i;
+
+	need_multi(_metadata, &self->env, &m);
+	for (i = 0; i < ARRAY_SIZE(pairs); i++) {
+		ASSERT_EQ(0, do_distance(self->fd, pairs[i].provider,
+					 pairs[i].client, 1, 0, &d));
+		EXPECT_EQ(pairs[i].distance, d.distance)
+			TH_LOG("%s", pairs[i].what);
+		EXPECT_EQ(pairs[i].kind, d.map_kind)
+			TH_LOG("%s", pairs[i].what);
+		EXPECT_EQ(0, d.map_errno) TH_LOG("%s", pairs[i].what);
 	}
 }
 

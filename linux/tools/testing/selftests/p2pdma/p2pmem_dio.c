@@ -49,13 +49,15 @@ FIXTURE_SETUP(dio)
 {
 	self->loop_fd = -1;
 	self->map_fd = -1;
-	if (p2p_env_scan(&self->env))
-		SKIP(return, "no PCI function with p2pmem in this guest");
+	p2p_require(_metadata, p2p_topology_from_env(),
+		    !p2p_env_scan(&self->env),
+		    "no PCI function with p2pmem in this guest");
 	self->page = p2p_page_size();
 	self->avail0 = p2p_attr(self->env.provider, "available");
 	ASSERT_LE(0, self->avail0);
-	if (self->avail0 < (long long)(BUF_MAX + self->page))
-		SKIP(return, "only %lld bytes of p2pmem available", self->avail0);
+	p2p_require(_metadata, self->env.topo,
+		    self->avail0 >= (long long)(BUF_MAX + self->page),
+		    "only %lld bytes of p2pmem available", self->avail0);
 
 	self->map_fd = p2p_open_allocate(self->env.provider, O_RDWR);
 	ASSERT_LE(0, self->map_fd);
@@ -168,8 +170,12 @@ TEST_F_TIMEOUT(dio, peer_to_peer_copy, DIO_TIMEOUT)
 	if (self->env.expect == P2P_EXPECT_UNKNOWN)
 		SKIP(return, "no expectation for topology %s",
 		     self->env.topology);
-	if (self->env.peer[1] < 0)
-		SKIP(return, "needs two NVMe namespaces without p2pmem");
+	if (self->env.topo && self->env.topo->nr_peers < 2)
+		SKIP(return, "topology %s has %d NVMe without p2pmem, needs 2",
+		     self->env.topology, self->env.topo->nr_peers);
+	p2p_require(_metadata, self->env.topo,
+		    self->env.peer[1] >= 0,
+		    "needs two NVMe namespaces without p2pmem");
 
 	src = open_disk(&self->env, self->env.peer[0]);
 	dst = open_disk(&self->env, self->env.peer[1]);
@@ -190,8 +196,9 @@ TEST_F_TIMEOUT(dio, self_copy, DIO_TIMEOUT)
 {
 	int fd;
 
-	if (self->env.self < 0)
-		SKIP(return, "the provider has no block device");
+	p2p_require(_metadata, self->env.topo,
+		    self->env.self >= 0,
+		    "the provider has no block device");
 	fd = open_disk(&self->env, self->env.self);
 	ASSERT_LE(0, fd);
 	copy_through_p2pmem(_metadata, &self->b, fd, fd, 0, 32 << 20, 0);
@@ -212,8 +219,9 @@ TEST_F(dio, mixed_vector)
 	if (self->env.expect == P2P_EXPECT_UNKNOWN)
 		SKIP(return, "no expectation for topology %s",
 		     self->env.topology);
-	if (self->env.peer[0] < 0)
-		SKIP(return, "needs an NVMe namespace without p2pmem");
+	p2p_require(_metadata, self->env.topo,
+		    self->env.peer[0] >= 0,
+		    "needs an NVMe namespace without p2pmem");
 	want = peer_errno(self->env.expect);
 
 	fd = open_disk(&self->env, self->env.peer[0]);
@@ -245,8 +253,9 @@ TEST_F(dio, misaligned)
 {
 	int fd, idx = self->env.self >= 0 ? self->env.self : 0;
 
-	if (!self->env.nr_nvme)
-		SKIP(return, "no NVMe namespace");
+	p2p_require(_metadata, self->env.topo,
+		    self->env.nr_nvme > 0,
+		    "no NVMe namespace");
 	fd = open_disk(&self->env, idx);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, seed_device(&self->b, fd, 2 * self->page, 0, 51));
@@ -278,8 +287,9 @@ TEST_F(dio, loop_device_refused)
 	snprintf(self->loop_file, sizeof(self->loop_file),
 		 "/tmp/p2pdma-loop-%d", getpid());
 	ret = p2p_loop_attach(self->loop_file, LOOP_SIZE, dev, sizeof(dev));
-	if (ret == -ENOENT || ret == -ENODEV)
-		SKIP(return, "no loop device support: %s", strerror(-ret));
+	p2p_require(_metadata, self->env.topo,
+		    ret != -ENOENT && ret != -ENODEV,
+		    "no loop device support: %s", strerror(-ret));
 	ASSERT_LE(0, ret);
 	self->loop_fd = ret;
 	fd = open(dev, O_RDWR | O_DIRECT);
@@ -301,9 +311,9 @@ TEST_F(dio, null_blk_refused)
 	int fd;
 
 	fd = open("/dev/nullb0", O_RDWR | O_DIRECT);
-	if (fd < 0)
-		SKIP(return, "/dev/nullb0: %s (modprobe null_blk)",
-		     strerror(errno));
+	p2p_require(_metadata, self->env.topo,
+		    fd >= 0,
+		    "/dev/nullb0: %s (modprobe null_blk)", strerror(errno));
 	p2p_fill(self->b.p2p, 64 << 10, MARKER_SEED);
 	ASSERT_EQ(-EREMOTEIO, xfer(false, fd, self->b.p2p, 64 << 10, 0));
 	ASSERT_EQ(-1, p2p_mismatch(self->b.p2p, 64 << 10, MARKER_SEED));

@@ -34,13 +34,15 @@ FIXTURE(mmap) {
 
 FIXTURE_SETUP(mmap)
 {
-	if (p2p_env_scan(&self->env))
-		SKIP(return, "no PCI function with p2pmem in this guest");
+	p2p_require(_metadata, p2p_topology_from_env(),
+		    !p2p_env_scan(&self->env),
+		    "no PCI function with p2pmem in this guest");
 	self->page = p2p_page_size();
 	self->avail0 = p2p_attr(self->env.provider, "available");
 	ASSERT_LE(0, self->avail0);
-	if (self->avail0 < 64 * (long long)self->page)
-		SKIP(return, "only %lld bytes of p2pmem available", self->avail0);
+	p2p_require(_metadata, self->env.topo,
+		    self->avail0 >= 64 * (long long)self->page,
+		    "only %lld bytes of p2pmem available", self->avail0);
 	self->fd = p2p_open_allocate(self->env.provider, O_RDWR);
 	ASSERT_LE(0, self->fd);
 }

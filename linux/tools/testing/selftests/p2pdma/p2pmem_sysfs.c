@@ -24,8 +24,9 @@ FIXTURE(sysfs) {
 
 FIXTURE_SETUP(sysfs)
 {
-	if (p2p_env_scan(&self->env))
-		SKIP(return, "no PCI function with p2pmem in this guest");
+	p2p_require(_metadata, p2p_topology_from_env(),
+		    !p2p_env_scan(&self->env),
+		    "no PCI function with p2pmem in this guest");
 	self->avail0 = p2p_attr(self->env.provider, "available");
 	ASSERT_LE(0, self->avail0);
 }
@@ -155,8 +156,9 @@ static int nvme_has_cmb(const char *bdf)
 }
 
 /*
- * In the project's topologies only the CMB NVMe provides p2pmem: every
- * other function, the two plain NVMe controllers included, has no group.
+ * In the project's topologies only the CMB NVMe controllers (as many as
+ * the topology table says) provide p2pmem: every other function, the plain
+ * NVMe controllers included, has no group.
  */
 TEST_F(sysfs, only_cmb_devices_have_p2pmem)
 {
@@ -167,9 +169,10 @@ TEST_F(sysfs, only_cmb_devices_have_p2pmem)
 		SKIP(return, "no expectation for topology %s",
 		     self->env.topology);
 
-	EXPECT_EQ(1, self->env.nr_providers);
+	EXPECT_EQ(self->env.topo->nr_providers, self->env.nr_providers);
 	EXPECT_TRUE(p2p_is_nvme_function(self->env.provider));
-	ASSERT_LE(0, self->env.peer[1]);
+	for (i = 0; i < self->env.topo->nr_peers && i < 2; i++)
+		ASSERT_LE(0, self->env.peer[i]);
 
 	n = scandir(P2P_PCI_DEVICES, &list, NULL, alphasort);
 	ASSERT_LT(0, n);
@@ -192,7 +195,7 @@ TEST_F(sysfs, only_cmb_devices_have_p2pmem)
 		free(list[i]);
 	free(list);
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < self->env.topo->nr_peers && i < 2; i++) {
 		const char *peer = self->env.nvme[self->env.peer[i]].bdf;
 
 		EXPECT_FALSE(p2p_has_p2pmem_dir(peer)) TH_LOG("%s", peer);
