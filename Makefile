@@ -35,7 +35,7 @@ deps:
 
 kernel: deps
 	scripts/assemble.sh $(KERNEL)
-	flock /tmp/p2p-build.lock scripts/build-kernel.sh $(KERNEL)
+	flock $${P2P_BUILD_LOCK:-/tmp/p2p-build.lock} scripts/build-kernel.sh $(KERNEL)
 
 baseline:
 	$(MAKE) kernel KERNEL=baseline

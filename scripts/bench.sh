@@ -18,7 +18,7 @@ export P2P_VARIANT=bench
 for k in baseline ours; do
 	echo "=== build $k"
 	"$top/scripts/assemble.sh" "$k"
-	flock /tmp/p2p-build.lock "$top/scripts/build-kernel.sh" "$k" > "$top/build/build-$k.log" 2>&1 ||
+	flock "${P2P_BUILD_LOCK:-/tmp/p2p-build.lock}" "$top/scripts/build-kernel.sh" "$k" > "$top/build/build-$k.log" 2>&1 ||
 		{ tail -n 20 "$top/build/build-$k.log"; exit 1; }
 	"$top/vm/mkinitramfs.sh" "$k" > /dev/null
 done

@@ -16,12 +16,12 @@ out=$top/build/deb
 version=${DEB_VERSION:-$(make -s -C "$src" kernelversion)-p2pdma1}
 
 "$top/scripts/assemble.sh" ours
-flock /tmp/p2p-build.lock "$top/scripts/build-kernel.sh" ours | tail -n 1
+flock "${P2P_BUILD_LOCK:-/tmp/p2p-build.lock}" "$top/scripts/build-kernel.sh" ours | tail -n 1
 
 echo "deb: building packages $version"
 rm -f "$top"/build/ours/*.deb "$top"/build/ours/*.buildinfo "$top"/build/ours/*.changes
 # The kernel's own packaging puts the packages next to the build directory.
-flock /tmp/p2p-build.lock make -s -C "$src" O="$obj" -j"$(nproc)" CC="ccache gcc" \
+flock "${P2P_BUILD_LOCK:-/tmp/p2p-build.lock}" make -s -C "$src" O="$obj" -j"$(nproc)" CC="ccache gcc" \
 	KDEB_PKGVERSION="$version" \
 	DPKG_FLAGS="-Ppkg.linux-upstream.nokernelheaders" bindeb-pkg > "$top/build/deb.log" 2>&1 ||
 	{ tail -n 30 "$top/build/deb.log"; exit 1; }

@@ -140,7 +140,7 @@ if [ -n "${BUILD_EACH:-}" ]; then
 	for c in $(git -C "$tree" rev-list --reverse base..p2pdma); do
 		git -C "$tree" checkout -q "$c"
 		make -s -C "$tree" O="$obj" KCONFIG_ALLCONFIG="$obj/fragment" allnoconfig >/dev/null
-		if flock /tmp/p2p-build.lock make -s -C "$tree" O="$obj" -j"$(nproc)" \
+		if flock "${P2P_BUILD_LOCK:-/tmp/p2p-build.lock}" make -s -C "$tree" O="$obj" -j"$(nproc)" \
 			CC="ccache gcc" bzImage > "$obj/build.log" 2>&1; then
 			echo "series: builds: $(git -C "$tree" log -1 --format=%s "$c")"
 		else

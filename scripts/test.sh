@@ -62,7 +62,7 @@ build() {
 		return 1
 	fi
 	s=$(date +%s)
-	if ! P2P_VARIANT=$v flock /tmp/p2p-build.lock \
+	if ! P2P_VARIANT=$v flock "${P2P_BUILD_LOCK:-/tmp/p2p-build.lock}" \
 		"$top/scripts/build-kernel.sh" "$flavour" > "$top/build/build-$tag.log" 2>&1; then
 		tail -n 30 "$top/build/build-$tag.log"
 		record "not ok build.kernel${v:+-$v} # see build/build-$tag.log"
