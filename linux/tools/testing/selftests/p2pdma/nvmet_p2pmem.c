@@ -416,6 +416,24 @@ static int find_fabrics_disk(const char *nqn, char *disk, size_t len)
 	return -ETIMEDOUT;
 }
 
+/*
+ * open() of a disk that has just shown up in /sys/block: its device node or
+ * the disk itself may not be live yet (ENOENT, ENXIO) for a moment, longer
+ * under a KASAN kernel in TCG.  Wait for it, up to 10 s.
+ */
+static int open_new_disk(const char *dev, int flags)
+{
+	int fd, waited;
+
+	for (waited = 0; waited < 10000; waited += 100) {
+		fd = open(dev, flags);
+		if (fd >= 0 || (errno != ENXIO && errno != ENOENT))
+			return fd;
+		p2p_msleep(100);
+	}
+	return -1;
+}
+
 /* O_DIRECT write and read back at a few sizes, through host memory. */
 static void verify_io(struct __test_metadata *_metadata, const char *dev,
 		      const char *backing)
@@ -427,7 +445,7 @@ static void verify_io(struct __test_metadata *_metadata, const char *dev,
 	size_t i;
 
 	ASSERT_NE(NULL, buf);
-	fd = open(dev, O_RDWR | O_DIRECT);
+	fd = open_new_disk(dev, O_RDWR | O_DIRECT);
 	ASSERT_LE(0, fd) TH_LOG("%s: %s", dev, strerror(errno));
 	bfd = open(backing, O_RDONLY | O_DIRECT);
 	ASSERT_LE(0, bfd);
