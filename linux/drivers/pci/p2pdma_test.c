@@ -1074,8 +1074,8 @@ static unsigned long model_find_run(const unsigned long *map,
 
 /*
  * The run search of the fallback against the slow way, over random bitmaps
- * of every density, runs within and across words, and lengths up to more
- * than two words.
+ * made of runs within and across words, and lengths up to more than two
+ * words, often exactly that of a run in the bitmap.
  */
 static void p2pdma_test_find_run(struct kunit *test)
 {
@@ -1089,21 +1089,43 @@ static void p2pdma_test_find_run(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, map);
 
 	for (round = 0; round < 3000; round++) {
-		u32 density = test_rand(&seed) % 17;
+		unsigned long len, runs[32], nruns = 0;
+		bool set = test_rand(&seed) & 1;
 
+		/*
+		 * Alternating runs of set and clear bits, 1 to 100 long, so
+		 * that runs cross words; n is often exactly the length of one
+		 * of the set runs, where an off-by-one shows.
+		 */
 		nbits = 1 + test_rand(&seed) % maxbits;
 		bitmap_zero(map, maxbits);
-		for (i = 0; i < nbits; i++)
-			if (test_rand(&seed) % 16 < density)
-				__set_bit(i, map);
+		for (i = 0; i < nbits; i += len, set = !set) {
+			len = min(1 + test_rand(&seed) % 100, nbits - i);
+			if (!set)
+				continue;
+			bitmap_set(map, i, len);
+			if (nruns < ARRAY_SIZE(runs))
+				runs[nruns++] = len;
+		}
 		/* Bits past nbits must not count. */
-		for (; i < round_up(nbits, BITS_PER_LONG); i++)
+		for (i = nbits; i < round_up(nbits, BITS_PER_LONG); i++)
 			__set_bit(i, map);
 		n = 1 + test_rand(&seed) % 140;
+		if (nruns && test_rand(&seed) & 1)
+			n = runs[test_rand(&seed) % nruns];
 		KUNIT_ASSERT_EQ_MSG(test, p2pdma_find_run(map, nbits, n),
 				    model_find_run(map, nbits, n),
 				    "round %u nbits %lu n %lu", round, nbits, n);
 	}
+
+	/* Exact lengths across one and across several word boundaries. */
+	bitmap_zero(map, maxbits);
+	bitmap_set(map, 60, 10);
+	KUNIT_EXPECT_EQ(test, p2pdma_find_run(map, maxbits, 10), 60UL);
+	KUNIT_EXPECT_EQ(test, p2pdma_find_run(map, maxbits, 11), maxbits);
+	bitmap_set(map, 100, 140);
+	KUNIT_EXPECT_EQ(test, p2pdma_find_run(map, maxbits, 140), 100UL);
+	KUNIT_EXPECT_EQ(test, p2pdma_find_run(map, maxbits, 141), maxbits);
 }
 
 /*
