@@ -20,8 +20,6 @@
 #  - lines between "P2P-SPLAT-EXPECTED-BEGIN <why>" and
 #    "P2P-SPLAT-EXPECTED-END", which a test writes to /dev/kmsg around an
 #    operation that must WARN (the test itself checks that it did).
-#  - the core's refusals to free on "p2pdma-kunit", the KUnit suite's fake
-#    provider, where the KUnit cases provoke them and check the outcome.
 # The number of excused lines is printed on stderr.
 set -uo pipefail
 
@@ -64,7 +62,6 @@ benign='DMA-API: preallocated [0-9]+ debug entries
 DMA-API: debugging enabled by kernel config
 DMA-API: dma_debug_entry pool grown to
 ODEBUG: selftest passed
- p2pdma-kunit: p2pmem: not freeing
 Kernel command line:'
 
 awk -v pats="$patterns" -v ok="$benign" -v out="$out" '

@@ -47,30 +47,30 @@ timing() {
 }
 
 # build <variant>: the kernel (P2P_VARIANT=<variant>) and its initramfs.
-# SKIP_BUILD=1 boots the kernel and initramfs already in build/ instead
-# (after make kernel / make initramfs; the build steps are then skipped).
+# SKIP_BUILD=1 boots the kernel already in build/ instead (after make kernel;
+# the build step is then skipped, the initramfs is packed again).
 build() {
 	local v=$1 tag=$flavour${1:+-$1} s
 	stage "build $tag kernel"
 	if [ -n "${SKIP_BUILD:-}" ]; then
 		local obj=$top/build/$flavour/obj${v:+-$v}
-		if [ -f "$obj/arch/x86/boot/bzImage" ]; then
-			record "skip build.kernel${v:+-$v} # SKIP_BUILD: $(date -r "$obj/arch/x86/boot/bzImage" '+%F %T') kernel"
-			return 0
+		if [ ! -f "$obj/arch/x86/boot/bzImage" ]; then
+			record "not ok build.kernel${v:+-$v} # SKIP_BUILD, but no kernel in ${obj#$top/}"
+			return 1
 		fi
-		record "not ok build.kernel${v:+-$v} # SKIP_BUILD, but no kernel in ${obj#$top/}"
-		return 1
+		record "skip build.kernel${v:+-$v} # SKIP_BUILD: $(date -r "$obj/arch/x86/boot/bzImage" '+%F %T') kernel"
+	else
+		s=$(date +%s)
+		if ! P2P_VARIANT=$v flock "${P2P_BUILD_LOCK:-/tmp/p2p-build.lock}" \
+			"$top/scripts/build-kernel.sh" "$flavour" > "$top/build/build-$tag.log" 2>&1; then
+			tail -n 30 "$top/build/build-$tag.log"
+			record "not ok build.kernel${v:+-$v} # see build/build-$tag.log"
+			return 1
+		fi
+		tail -n 1 "$top/build/build-$tag.log"
+		timing "build.kernel${v:+-$v}" "$s"
+		record "ok build.kernel${v:+-$v}"
 	fi
-	s=$(date +%s)
-	if ! P2P_VARIANT=$v flock "${P2P_BUILD_LOCK:-/tmp/p2p-build.lock}" \
-		"$top/scripts/build-kernel.sh" "$flavour" > "$top/build/build-$tag.log" 2>&1; then
-		tail -n 30 "$top/build/build-$tag.log"
-		record "not ok build.kernel${v:+-$v} # see build/build-$tag.log"
-		return 1
-	fi
-	tail -n 1 "$top/build/build-$tag.log"
-	timing "build.kernel${v:+-$v}" "$s"
-	record "ok build.kernel${v:+-$v}"
 
 	stage "initramfs $tag"
 	if ! P2P_VARIANT=$v "$top/vm/mkinitramfs.sh" "$flavour" \
