@@ -117,8 +117,12 @@ boot() {
 	*" p2p.only="*)
 		record "skip expected.$key # p2p.only= runs a part of the suite" ;;
 	*)
-		"$top/scripts/expected.sh" check "$flavour" "$key" "$log" |
-			tee -a "$results" | head -n 20 ;;
+		# Every line to the results, then the first few to the screen:
+		# "| tee | head" would cut the results off at 20 differences.
+		"$top/scripts/expected.sh" check "$flavour" "$key" "$log" \
+			> "$top/build/vm/$tag-$topo-expected.txt"
+		cat "$top/build/vm/$tag-$topo-expected.txt" >> "$results"
+		head -n 20 "$top/build/vm/$tag-$topo-expected.txt" ;;
 	esac
 }
 
