@@ -201,6 +201,25 @@ p2p_require(struct __test_metadata *_metadata, bool known_topology,
 	TH_LOG("%s (topology %s)", why, p2p_topology_name());
 	ASSERT_TRUE(ok);
 }
+
+/*
+ * For the disruptive tests (removal, fault injection), which need devices
+ * only the switch topology is sure to have: a precondition missing there
+ * fails the test, elsewhere it skips.  Returns false when the test cannot
+ * go on.
+ */
+static inline bool p2p_need(struct __test_metadata *_metadata, bool ok,
+			    const char *why)
+{
+	if (ok)
+		return true;
+	if (!strcmp(p2p_topology_name(), "switch")) {
+		TH_LOG("switch topology: %s", why);
+		_metadata->exit_code = KSFT_FAIL;
+		return false;
+	}
+	SKIP(return false, "%s", why);
+}
 #endif
 
 #endif /* __P2PDMA_COMMON_H */

@@ -84,28 +84,6 @@ static const char * const core_complaints[] = {
 	"p2pmem: not freeing",
 };
 
-static bool in_switch(void)
-{
-	return !strcmp(p2p_topology_name(), "switch");
-}
-
-/*
- * A precondition: in the switch topology, which has everything these
- * tests need, its absence is a failure; elsewhere the test skips.
- * Returns false when the test cannot go on.
- */
-static bool need(struct __test_metadata *_metadata, bool ok, const char *why)
-{
-	if (ok)
-		return true;
-	if (in_switch()) {
-		TH_LOG("switch topology: %s", why);
-		_metadata->exit_code = KSFT_FAIL;
-		return false;
-	}
-	SKIP(return false, "%s", why);
-}
-
 /* Does any record since @fd was opened (or last read) contain @needle? */
 static const char *kmsg_find(int fd, const char * const *needles, size_t n)
 {
@@ -180,15 +158,15 @@ FIXTURE_SETUP(fail_nth)
 	st->nth = -1;
 	st->kmsg = -1;
 	st->tfd = -1;
-	if (!need(_metadata, !p2p_env_scan(&st->env),
-		  "no PCI function with p2pmem"))
+	if (!p2p_need(_metadata, !p2p_env_scan(&st->env),
+		      "no PCI function with p2pmem"))
 		return;
-	if (!need(_metadata, p2p_exists(DEBUGFS "/failslab") &&
-		  p2p_exists(DEBUGFS "/fail_page_alloc"),
-		  "no failslab or fail_page_alloc in debugfs"))
+	if (!p2p_need(_metadata, p2p_exists(DEBUGFS "/failslab") &&
+		      p2p_exists(DEBUGFS "/fail_page_alloc"),
+		      "no failslab or fail_page_alloc in debugfs"))
 		return;
 	st->nth = open("/proc/thread-self/fail-nth", O_RDWR);
-	if (!need(_metadata, st->nth >= 0, "no /proc/thread-self/fail-nth"))
+	if (!p2p_need(_metadata, st->nth >= 0, "no /proc/thread-self/fail-nth"))
 		return;
 
 	p2p_copy_str(st->bdf, sizeof(st->bdf), st->env.provider);
@@ -431,8 +409,8 @@ TEST_F_TIMEOUT(fail_nth, module_alloc_sgl_free, 120)
 	struct fn_state *st = &self->st;
 	struct test_p2pdma_stats stats;
 
-	if (!need(_metadata, st->tfd >= 0,
-		  TEST_P2PDMA_DEVICE " missing (insmod test_p2pdma.ko)"))
+	if (!p2p_need(_metadata, st->tfd >= 0,
+		      TEST_P2PDMA_DEVICE " missing (insmod test_p2pdma.ko)"))
 		return;
 	ASSERT_LT(0, run_chain(_metadata, st, chain_module, NULL, ok));
 	/* the module holds nothing (older modules have no STATS) */
@@ -486,14 +464,14 @@ TEST_F_TIMEOUT(fail_nth, nvmet_p2pmem_enable, 120)
 	char path[PATH_MAX + 32];
 	int idx, ret;
 
-	if (!need(_metadata, p2p_exists(NVMET_CFS), NVMET_CFS " missing"))
+	if (!p2p_need(_metadata, p2p_exists(NVMET_CFS), NVMET_CFS " missing"))
 		return;
 	/* a backing namespace the provider can serve: a peer, or its own */
 	idx = st->env.expect != P2P_EXPECT_REFUSED &&
 	      st->env.expect != P2P_EXPECT_UNKNOWN ? st->env.peer[0] : -1;
 	if (idx < 0)
 		idx = st->env.self;
-	if (!need(_metadata, idx >= 0, "no NVMe namespace to back nvmet's"))
+	if (!p2p_need(_metadata, idx >= 0, "no NVMe namespace to back nvmet's"))
 		return;
 
 	snprintf(nvmet_subsys, sizeof(nvmet_subsys),

@@ -68,28 +68,6 @@ FIXTURE(remove) {
 	int tfd;			/* /dev/test_p2pdma or -1 */
 };
 
-static bool in_switch(void)
-{
-	return !strcmp(p2p_topology_name(), "switch");
-}
-
-/*
- * A precondition: in the switch topology, which has every device these
- * tests need, its absence is a failure; elsewhere the test skips.
- * Returns false when the test cannot go on.
- */
-static bool need(struct __test_metadata *_metadata, bool ok, const char *why)
-{
-	if (ok)
-		return true;
-	if (in_switch()) {
-		TH_LOG("switch topology: %s", why);
-		_metadata->exit_code = KSFT_FAIL;
-		return false;
-	}
-	SKIP(return false, "%s", why);
-}
-
 /* Atomic access to what threads and child processes share. */
 #define LOAD(x)		__atomic_load_n(&(x), __ATOMIC_SEQ_CST)
 #define STORE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
@@ -280,8 +258,8 @@ FIXTURE_SETUP(remove)
 {
 	self->kmsg = -1;
 	self->tfd = -1;
-	if (!need(_metadata, !p2p_env_scan(&self->env),
-		  "no PCI function with p2pmem"))
+	if (!p2p_need(_metadata, !p2p_env_scan(&self->env),
+		      "no PCI function with p2pmem"))
 		return;
 	p2p_copy_str(self->bdf, sizeof(self->bdf), self->env.provider);
 	ASSERT_EQ(0, p2p_parse_bdf(self->bdf, &self->provider));
@@ -541,8 +519,8 @@ TEST_F_TIMEOUT(remove, provider_with_dio_in_flight, 240)
 	 * provider's own namespace into its own CMB (always allowed).
 	 */
 	idx = p2p_io_works(&self->env) ? self->env.peer[0] : self->env.self;
-	if (!need(_metadata, idx >= 0,
-		  "no NVMe namespace that can read into the provider's p2pmem"))
+	if (!p2p_need(_metadata, idx >= 0,
+		      "no NVMe namespace that can read into the provider's p2pmem"))
 		return;
 	disk = self->env.nvme[idx].disk;
 	TH_LOG("O_DIRECT reads from %s", disk);
@@ -629,8 +607,8 @@ TEST_F_TIMEOUT(remove, provider_with_kernel_allocations, 240)
 	unsigned long long bytes = 0, bad;
 	size_t i;
 
-	if (!need(_metadata, self->tfd >= 0,
-		  TEST_P2PDMA_DEVICE " missing (insmod test_p2pdma.ko)"))
+	if (!p2p_need(_metadata, self->tfd >= 0,
+		      TEST_P2PDMA_DEVICE " missing (insmod test_p2pdma.ko)"))
 		return;
 	for (i = 0; i < ARRAY_SIZE(want); i++) {
 		ASSERT_EQ(0, tp_alloc(self->tfd, &self->provider, want[i].size,
@@ -690,8 +668,8 @@ TEST_F_TIMEOUT(remove, client_with_dio_in_flight, 240)
 	int afd, ret, done, idx;
 	pid_t pid;
 
-	if (!need(_metadata, self->env.peer[0] >= 0,
-		  "no NVMe namespace outside the provider"))
+	if (!p2p_need(_metadata, self->env.peer[0] >= 0,
+		      "no NVMe namespace outside the provider"))
 		return;
 	if (!p2p_io_works(&self->env))
 		SKIP(return, "no NVMe can do P2P with the provider in topology %s",
@@ -899,8 +877,8 @@ TEST_F_TIMEOUT(remove, stress_with_provider_removal, 300)
 	long long deadline;
 	int i, ncpu;
 
-	if (!need(_metadata, self->tfd >= 0,
-		  TEST_P2PDMA_DEVICE " missing (insmod test_p2pdma.ko)"))
+	if (!p2p_need(_metadata, self->tfd >= 0,
+		      TEST_P2PDMA_DEVICE " missing (insmod test_p2pdma.ko)"))
 		return;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpu < 1)
