@@ -75,25 +75,6 @@ static long long avail(const struct p2p_env *env)
 	return p2p_attr(env->provider, "available");
 }
 
-static int do_alloc(int fd, const struct test_p2pdma_bdf *provider,
-		    unsigned long long size, bool sgl,
-		    struct test_p2pdma_alloc *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->provider = *provider;
-	a->size = size;
-	return ioctl(fd, sgl ? TEST_P2PDMA_ALLOC_SGL : TEST_P2PDMA_ALLOC, a) ?
-	       -errno : 0;
-}
-
-static int do_free(int fd, unsigned long long handle, bool sgl)
-{
-	struct test_p2pdma_free f = { .handle = handle };
-
-	return ioctl(fd, sgl ? TEST_P2PDMA_FREE_SGL : TEST_P2PDMA_FREE, &f) ?
-	       -errno : 0;
-}
-
 static unsigned long long lowest_bit(unsigned long long x)
 {
 	return x & -x;
@@ -135,15 +116,15 @@ TEST_F(alloc, free_restores_available)
 	int i;
 
 	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(0, do_alloc(self->fd, &self->provider, sizes[i],
-				      false, &a[i]));
+		ASSERT_EQ(0, p2p_tp_alloc(self->fd, &self->provider, sizes[i],
+					  false, &a[i]));
 		ASSERT_NE(0, a[i].handle);
 		check_in_bar(_metadata, &self->bar, &a[i], sizes[i]);
 		expect -= sizes[i];
 		ASSERT_EQ(expect, avail(&self->env));
 	}
 	for (i = 2; i >= 0; i--) {
-		ASSERT_EQ(0, do_free(self->fd, a[i].handle, false));
+		ASSERT_EQ(0, p2p_tp_free(self->fd, a[i].handle, false));
 		expect += sizes[i];
 		ASSERT_EQ(expect, avail(&self->env));
 	}
@@ -159,12 +140,12 @@ TEST_F(alloc, page_granularity)
 
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		rounded = (sizes[i] + self->page - 1) & ~(self->page - 1);
-		ASSERT_EQ(0, do_alloc(self->fd, &self->provider, sizes[i],
-				      false, &a));
+		ASSERT_EQ(0, p2p_tp_alloc(self->fd, &self->provider, sizes[i],
+					  false, &a));
 		ASSERT_NE(0, a.handle);
 		ASSERT_EQ(self->avail0 - (long long)rounded, avail(&self->env))
 			TH_LOG("size %zu", sizes[i]);
-		ASSERT_EQ(0, do_free(self->fd, a.handle, false));
+		ASSERT_EQ(0, p2p_tp_free(self->fd, a.handle, false));
 		ASSERT_EQ(self->avail0, avail(&self->env));
 	}
 }
@@ -178,8 +159,8 @@ TEST_F(alloc, close_frees)
 	fd = open(TEST_P2PDMA_DEVICE, O_RDWR);
 	ASSERT_LE(0, fd);
 	for (i = 0; i < 8; i++) {
-		ASSERT_EQ(0, do_alloc(fd, &self->provider, 3 * self->page,
-				      i & 1, &a));
+		ASSERT_EQ(0, p2p_tp_alloc(fd, &self->provider, 3 * self->page,
+					  i & 1, &a));
 		ASSERT_NE(0, a.handle);
 	}
 	ASSERT_EQ(self->avail0 - 24 * (long long)self->page, avail(&self->env));
@@ -199,8 +180,8 @@ TEST_F(alloc, exhaustion)
 	int fd, i, n = 0;
 	size_t chunk;
 
-	ASSERT_EQ(0, do_alloc(self->fd, &self->provider,
-			      self->avail0 + self->page, false, &a));
+	ASSERT_EQ(0, p2p_tp_alloc(self->fd, &self->provider,
+				  self->avail0 + self->page, false, &a));
 	ASSERT_EQ(0, a.handle);
 	ASSERT_EQ(self->avail0, avail(&self->env));
 
@@ -209,8 +190,8 @@ TEST_F(alloc, exhaustion)
 	for (i = 0; i < 2; i++) {
 		chunk = i ? self->page : 1 << 20;
 		for (;;) {
-			ASSERT_EQ(0, do_alloc(fd, &self->provider, chunk,
-					      false, &a));
+			ASSERT_EQ(0, p2p_tp_alloc(fd, &self->provider, chunk,
+						  false, &a));
 			if (!a.handle)
 				break;
 			taken += chunk;
@@ -221,7 +202,7 @@ TEST_F(alloc, exhaustion)
 	ASSERT_EQ(self->avail0, taken);
 	ASSERT_EQ(0, avail(&self->env));
 
-	ASSERT_EQ(0, do_alloc(fd, &self->provider, 1, true, &a));
+	ASSERT_EQ(0, p2p_tp_alloc(fd, &self->provider, 1, true, &a));
 	ASSERT_EQ(0, a.handle);
 	close(fd);
 	ASSERT_EQ(self->avail0, avail(&self->env));
@@ -238,9 +219,9 @@ TEST_F(alloc, no_p2pmem_provider)
 		    "no NVMe without p2pmem");
 	ASSERT_EQ(0, p2p_parse_bdf(self->env.nvme[self->env.peer[0]].bdf,
 				   &peer));
-	ASSERT_EQ(0, do_alloc(self->fd, &peer, self->page, false, &a));
+	ASSERT_EQ(0, p2p_tp_alloc(self->fd, &peer, self->page, false, &a));
 	ASSERT_EQ(0, a.handle);
-	ASSERT_EQ(0, do_alloc(self->fd, &peer, self->page, true, &a));
+	ASSERT_EQ(0, p2p_tp_alloc(self->fd, &peer, self->page, true, &a));
 	ASSERT_EQ(0, a.handle);
 }
 
@@ -249,13 +230,13 @@ TEST_F(alloc, bad_input)
 	struct test_p2pdma_bdf bad = { .bus = 0xff, .devfn = 0xff };
 	struct test_p2pdma_alloc a;
 
-	ASSERT_EQ(-EINVAL, do_alloc(self->fd, &self->provider, 0, false, &a));
-	ASSERT_EQ(-EINVAL, do_alloc(self->fd, &self->provider, 1ULL << 32,
-				    true, &a));
-	ASSERT_EQ(-ENODEV, do_alloc(self->fd, &bad, self->page, false, &a));
-	ASSERT_EQ(-EINVAL, do_free(self->fd, 0, false));
-	ASSERT_EQ(-EINVAL, do_free(self->fd, 12345, false));
-	ASSERT_EQ(-EINVAL, do_free(self->fd, 1ULL << 40, true));
+	ASSERT_EQ(-EINVAL, p2p_tp_alloc(self->fd, &self->provider, 0, false, &a));
+	ASSERT_EQ(-EINVAL, p2p_tp_alloc(self->fd, &self->provider, 1ULL << 32,
+					true, &a));
+	ASSERT_EQ(-ENODEV, p2p_tp_alloc(self->fd, &bad, self->page, false, &a));
+	ASSERT_EQ(-EINVAL, p2p_tp_free(self->fd, 0, false));
+	ASSERT_EQ(-EINVAL, p2p_tp_free(self->fd, 12345, false));
+	ASSERT_EQ(-EINVAL, p2p_tp_free(self->fd, 1ULL << 40, true));
 	ASSERT_EQ(self->avail0, avail(&self->env));
 }
 
@@ -264,18 +245,18 @@ TEST_F(alloc, handle_checks)
 {
 	struct test_p2pdma_alloc a, s;
 
-	ASSERT_EQ(0, do_alloc(self->fd, &self->provider, self->page, false, &a));
+	ASSERT_EQ(0, p2p_tp_alloc(self->fd, &self->provider, self->page, false, &a));
 	ASSERT_NE(0, a.handle);
-	ASSERT_EQ(0, do_alloc(self->fd, &self->provider, self->page, true, &s));
+	ASSERT_EQ(0, p2p_tp_alloc(self->fd, &self->provider, self->page, true, &s));
 	ASSERT_NE(0, s.handle);
 	ASSERT_NE(a.handle, s.handle);
 
-	ASSERT_EQ(-EINVAL, do_free(self->fd, a.handle, true));
-	ASSERT_EQ(-EINVAL, do_free(self->fd, s.handle, false));
-	ASSERT_EQ(0, do_free(self->fd, a.handle, false));
-	ASSERT_EQ(-EINVAL, do_free(self->fd, a.handle, false));
-	ASSERT_EQ(0, do_free(self->fd, s.handle, true));
-	ASSERT_EQ(-EINVAL, do_free(self->fd, s.handle, true));
+	ASSERT_EQ(-EINVAL, p2p_tp_free(self->fd, a.handle, true));
+	ASSERT_EQ(-EINVAL, p2p_tp_free(self->fd, s.handle, false));
+	ASSERT_EQ(0, p2p_tp_free(self->fd, a.handle, false));
+	ASSERT_EQ(-EINVAL, p2p_tp_free(self->fd, a.handle, false));
+	ASSERT_EQ(0, p2p_tp_free(self->fd, s.handle, true));
+	ASSERT_EQ(-EINVAL, p2p_tp_free(self->fd, s.handle, true));
 	ASSERT_EQ(self->avail0, avail(&self->env));
 }
 
@@ -286,13 +267,13 @@ TEST_F(alloc, sgl)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
-		ASSERT_EQ(0, do_alloc(self->fd, &self->provider, sizes[i],
-				      true, &a));
+		ASSERT_EQ(0, p2p_tp_alloc(self->fd, &self->provider, sizes[i],
+					  true, &a));
 		ASSERT_NE(0, a.handle);
 		ASSERT_EQ(1, a.nents);
 		check_in_bar(_metadata, &self->bar, &a, sizes[i]);
 		ASSERT_EQ(self->avail0 - (long long)sizes[i], avail(&self->env));
-		ASSERT_EQ(0, do_free(self->fd, a.handle, true));
+		ASSERT_EQ(0, p2p_tp_free(self->fd, a.handle, true));
 		ASSERT_EQ(self->avail0, avail(&self->env));
 	}
 }
@@ -309,13 +290,13 @@ TEST_F(alloc, shared_with_user_mappings)
 	ASSERT_LE(0, fd);
 	p = p2p_map(fd, len);
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, do_alloc(self->fd, &self->provider, len, false, &a));
+	ASSERT_EQ(0, p2p_tp_alloc(self->fd, &self->provider, len, false, &a));
 	ASSERT_NE(0, a.handle);
 	ASSERT_EQ(self->avail0 - 2 * (long long)len, avail(&self->env));
 	ASSERT_EQ(0, munmap(p, len));
 	close(fd);
 	ASSERT_EQ(self->avail0 - (long long)len, avail(&self->env));
-	ASSERT_EQ(0, do_free(self->fd, a.handle, false));
+	ASSERT_EQ(0, p2p_tp_free(self->fd, a.handle, false));
 	ASSERT_EQ(self->avail0, avail(&self->env));
 }
 
@@ -337,8 +318,8 @@ TEST_F(alloc, natural_alignment)
 
 	for (size = self->page; size <= (4 << 20) &&
 	     (long long)size * 2 <= expect; size *= 2) {
-		ASSERT_EQ(0, do_alloc(self->fd, &self->provider, size, false,
-				      &a));
+		ASSERT_EQ(0, p2p_tp_alloc(self->fd, &self->provider, size, false,
+					  &a));
 		ASSERT_NE(0, a.handle);
 		check_in_bar(_metadata, &self->bar, &a, size);
 		EXPECT_LE(size, lowest_bit(a.bus_addr))
@@ -377,8 +358,8 @@ TEST_F(alloc, virt_to_bus)
 	unsigned long long bus = 0, foreign;
 	struct test_p2pdma_alloc a;
 
-	ASSERT_EQ(0, do_alloc(self->fd, &self->provider, 3 * self->page,
-			      false, &a));
+	ASSERT_EQ(0, p2p_tp_alloc(self->fd, &self->provider, 3 * self->page,
+				  false, &a));
 	ASSERT_NE(0, a.handle);
 	check_in_bar(_metadata, &self->bar, &a, 3 * self->page);
 	ASSERT_EQ(0, virt_to_bus(self->fd, &self->provider, a.handle, 0, &bus));
@@ -396,7 +377,7 @@ TEST_F(alloc, virt_to_bus)
 	foreign = p2p_kernel_is("ours") ? 0 : ~0ULL;
 	ASSERT_EQ(0, virt_to_bus(self->fd, &self->provider, 0, 0, &bus));
 	EXPECT_EQ(foreign, bus);
-	ASSERT_EQ(0, do_free(self->fd, a.handle, false));
+	ASSERT_EQ(0, p2p_tp_free(self->fd, a.handle, false));
 }
 
 static int pattern(int fd, unsigned long long handle, unsigned long long seed,
@@ -428,11 +409,11 @@ TEST_F(alloc, pattern_ioctl)
 	struct test_p2pdma_alloc a, s;
 	unsigned long long bad = 0;
 
-	ASSERT_EQ(0, do_alloc(self->fd, &self->provider, 3 * self->page + 5,
-			      false, &a));
+	ASSERT_EQ(0, p2p_tp_alloc(self->fd, &self->provider, 3 * self->page + 5,
+				  false, &a));
 	ASSERT_NE(0, a.handle);
-	ASSERT_EQ(0, do_alloc(self->fd, &self->provider, 2 * self->page,
-			      true, &s));
+	ASSERT_EQ(0, p2p_tp_alloc(self->fd, &self->provider, 2 * self->page,
+				  true, &s));
 	ASSERT_NE(0, s.handle);
 
 	ASSERT_EQ(0, pattern(self->fd, a.handle, 7, TEST_P2PDMA_PATTERN_FILL,
@@ -457,10 +438,10 @@ TEST_F(alloc, pattern_ioctl)
 	ASSERT_EQ(-EINVAL, pattern(self->fd, s.handle + a.handle + 100, 7,
 				   TEST_P2PDMA_PATTERN_CHECK, NULL));
 
-	ASSERT_EQ(0, do_free(self->fd, a.handle, false));
+	ASSERT_EQ(0, p2p_tp_free(self->fd, a.handle, false));
 	ASSERT_EQ(-EINVAL, pattern(self->fd, a.handle, 7,
 				   TEST_P2PDMA_PATTERN_CHECK, NULL));
-	ASSERT_EQ(0, do_free(self->fd, s.handle, true));
+	ASSERT_EQ(0, p2p_tp_free(self->fd, s.handle, true));
 }
 
 TEST_F(alloc, stats_ioctl)
@@ -472,16 +453,16 @@ TEST_F(alloc, stats_ioctl)
 	ASSERT_EQ(0, st.live);
 	ASSERT_EQ(0, st.live_bytes);
 	ASSERT_EQ(0, st.revoked);
-	ASSERT_EQ(0, do_alloc(self->fd, &self->provider, 100, false, &a));
+	ASSERT_EQ(0, p2p_tp_alloc(self->fd, &self->provider, 100, false, &a));
 	ASSERT_NE(0, a.handle);
-	ASSERT_EQ(0, do_alloc(self->fd, &self->provider, 3 * self->page,
-			      true, &s));
+	ASSERT_EQ(0, p2p_tp_alloc(self->fd, &self->provider, 3 * self->page,
+				  true, &s));
 	ASSERT_NE(0, s.handle);
 	ASSERT_EQ(0, stats(self->fd, &st));
 	ASSERT_EQ(2, st.live);
 	ASSERT_EQ(100 + 3 * self->page, st.live_bytes);
 	ASSERT_EQ(0, st.revoked);
-	ASSERT_EQ(0, do_free(self->fd, a.handle, false));
+	ASSERT_EQ(0, p2p_tp_free(self->fd, a.handle, false));
 	ASSERT_EQ(0, stats(self->fd, &st));
 	ASSERT_EQ(1, st.live);
 	ASSERT_EQ(-EFAULT, ioctl(self->fd, TEST_P2PDMA_STATS, NULL) ? -errno : 0);
@@ -572,8 +553,8 @@ TEST_F(alloc, no_overlap)
 		l[i].sgl = i % 4 == 3;
 		l[i].seed = 0x5eed0000ULL + i;
 		l[i].freed = false;
-		ASSERT_EQ(0, do_alloc(self->fd, &self->provider, req,
-				      l[i].sgl, &l[i].a));
+		ASSERT_EQ(0, p2p_tp_alloc(self->fd, &self->provider, req,
+					  l[i].sgl, &l[i].a));
 		ASSERT_NE(0, l[i].a.handle);
 		check_in_bar(_metadata, &self->bar, &l[i].a, l[i].size);
 		ASSERT_EQ(0, pattern(self->fd, l[i].a.handle, l[i].seed,
@@ -599,7 +580,7 @@ TEST_F(alloc, no_overlap)
 				       bad);
 		}
 		i = (k * 7) % N;
-		ASSERT_EQ(0, do_free(self->fd, l[i].a.handle, l[i].sgl));
+		ASSERT_EQ(0, p2p_tp_free(self->fd, l[i].a.handle, l[i].sgl));
 		l[i].freed = true;
 	}
 	ASSERT_EQ(self->avail0, avail(&self->env));
@@ -624,11 +605,11 @@ static int fragment(int fd, const struct test_p2pdma_bdf *provider,
 	int n = 0, i, kept = 0;
 
 	while (avail(env) > left + 64 * 1024 && n + 2 <= max) {
-		if (do_alloc(fd, provider, 60 * 1024, false, &a) || !a.handle)
+		if (p2p_tp_alloc(fd, provider, 60 * 1024, false, &a) || !a.handle)
 			return -1;
 		h[n].handle = a.handle;
 		h[n++].hole = false;
-		if (do_alloc(fd, provider, 4096, false, &a) || !a.handle)
+		if (p2p_tp_alloc(fd, provider, 4096, false, &a) || !a.handle)
 			return -1;
 		h[n].handle = a.handle;
 		h[n++].hole = true;
@@ -636,7 +617,7 @@ static int fragment(int fd, const struct test_p2pdma_bdf *provider,
 	for (i = 0; i < n; i++) {
 		if (!h[i].hole)
 			h[kept++] = h[i];
-		else if (do_free(fd, h[i].handle, false))
+		else if (p2p_tp_free(fd, h[i].handle, false))
 			return -1;
 	}
 	return kept;
@@ -647,7 +628,7 @@ static int release(int fd, const struct held *h, int n)
 	int i;
 
 	for (i = 0; i < n; i++)
-		if (do_free(fd, h[i].handle, false))
+		if (p2p_tp_free(fd, h[i].handle, false))
 			return -1;
 	return 0;
 }
@@ -673,10 +654,10 @@ TEST_F(alloc, large_after_fragmentation)
 		     h, MAX_HANDLES);
 	ASSERT_LT(0, n);
 	for (i = 0; i < 64; i++) {
-		ASSERT_EQ(0, do_alloc(self->fd, &self->provider,
-				      i & 1 ? 65536 : 4096, false, &a));
+		ASSERT_EQ(0, p2p_tp_alloc(self->fd, &self->provider,
+					  i & 1 ? 65536 : 4096, false, &a));
 		ASSERT_NE(0, a.handle);
-		ASSERT_EQ(0, do_free(self->fd, a.handle, false));
+		ASSERT_EQ(0, p2p_tp_free(self->fd, a.handle, false));
 	}
 	ASSERT_EQ(0, release(self->fd, h, n));
 	ASSERT_EQ(self->avail0, avail(&self->env));
@@ -686,10 +667,10 @@ TEST_F(alloc, large_after_fragmentation)
 		     MAX_HANDLES);
 	ASSERT_LT(0, n);
 	TH_LOG("%d allocations, %lld bytes available", n, avail(&self->env));
-	ASSERT_EQ(0, do_alloc(self->fd, &self->provider, 1 << 20, false, &a));
+	ASSERT_EQ(0, p2p_tp_alloc(self->fd, &self->provider, 1 << 20, false, &a));
 	EXPECT_NE(0, a.handle);
 	if (a.handle)
-		ASSERT_EQ(0, do_free(self->fd, a.handle, false));
+		ASSERT_EQ(0, p2p_tp_free(self->fd, a.handle, false));
 	ASSERT_EQ(0, release(self->fd, h, n));
 }
 

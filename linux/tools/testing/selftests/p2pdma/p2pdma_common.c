@@ -612,3 +612,21 @@ bool p2p_kmsg_search(int fd, const char *needle1, const char *needle2)
 			return true;
 	}
 }
+
+int p2p_tp_alloc(int fd, const struct test_p2pdma_bdf *provider,
+		 unsigned long long size, bool sgl, struct test_p2pdma_alloc *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->provider = *provider;
+	a->size = size;
+	return ioctl(fd, sgl ? TEST_P2PDMA_ALLOC_SGL : TEST_P2PDMA_ALLOC, a) ?
+	       -errno : 0;
+}
+
+int p2p_tp_free(int fd, unsigned long long handle, bool sgl)
+{
+	struct test_p2pdma_free f = { .handle = handle };
+
+	return ioctl(fd, sgl ? TEST_P2PDMA_FREE_SGL : TEST_P2PDMA_FREE, &f) ?
+	       -errno : 0;
+}

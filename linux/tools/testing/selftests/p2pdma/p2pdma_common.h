@@ -133,6 +133,14 @@ ssize_t p2p_read_str(const char *path, char *buf, size_t len);
 int p2p_write_str(const char *path, const char *s);
 long long p2p_read_ll(const char *path);
 long long p2p_attr(const char *bdf, const char *name);
+
+/*
+ * TEST_P2PDMA_ALLOC (or _SGL) of @size bytes from @provider into @a, and
+ * TEST_P2PDMA_FREE (or _SGL) of @handle: 0 or -errno of the ioctl.
+ */
+int p2p_tp_alloc(int fd, const struct test_p2pdma_bdf *provider,
+		 unsigned long long size, bool sgl, struct test_p2pdma_alloc *a);
+int p2p_tp_free(int fd, unsigned long long handle, bool sgl);
 long long p2p_wait_attr(const char *bdf, const char *name, long long want,
 			int timeout_ms);
 void p2p_msleep(int ms);

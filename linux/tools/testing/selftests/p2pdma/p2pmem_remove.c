@@ -555,25 +555,6 @@ TEST_F_TIMEOUT(remove, provider_with_dio_in_flight, 240)
 	munmap(r, sizeof(*r));
 }
 
-static int tp_alloc(int fd, const struct test_p2pdma_bdf *provider,
-		    unsigned long long size, bool sgl,
-		    struct test_p2pdma_alloc *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->provider = *provider;
-	a->size = size;
-	return ioctl(fd, sgl ? TEST_P2PDMA_ALLOC_SGL : TEST_P2PDMA_ALLOC, a) ?
-	       -errno : 0;
-}
-
-static int tp_free(int fd, unsigned long long handle, bool sgl)
-{
-	struct test_p2pdma_free f = { .handle = handle };
-
-	return ioctl(fd, sgl ? TEST_P2PDMA_FREE_SGL : TEST_P2PDMA_FREE, &f) ?
-	       -errno : 0;
-}
-
 static int tp_pattern(int fd, unsigned long long handle, __u64 seed,
 		      unsigned int op, unsigned long long *bad)
 {
@@ -611,8 +592,8 @@ TEST_F_TIMEOUT(remove, provider_with_kernel_allocations, 240)
 		      TEST_P2PDMA_DEVICE " missing (insmod test_p2pdma.ko)"))
 		return;
 	for (i = 0; i < ARRAY_SIZE(want); i++) {
-		ASSERT_EQ(0, tp_alloc(self->tfd, &self->provider, want[i].size,
-				      want[i].sgl, &a[i]));
+		ASSERT_EQ(0, p2p_tp_alloc(self->tfd, &self->provider, want[i].size,
+					  want[i].sgl, &a[i]));
 		ASSERT_NE(0, a[i].handle);
 		ASSERT_EQ(0, tp_pattern(self->tfd, a[i].handle, 40 + i,
 					TEST_P2PDMA_PATTERN_FILL, NULL));
@@ -640,24 +621,24 @@ TEST_F_TIMEOUT(remove, provider_with_kernel_allocations, 240)
 	ASSERT_EQ(-ENODEV, tp_pattern(self->tfd, a[0].handle, 40,
 				      TEST_P2PDMA_PATTERN_CHECK, &bad));
 	for (i = 0; i < ARRAY_SIZE(want); i++)
-		EXPECT_EQ(-ENODEV, tp_free(self->tfd, a[i].handle,
-					   want[i].sgl));
+		EXPECT_EQ(-ENODEV, p2p_tp_free(self->tfd, a[i].handle,
+					       want[i].sgl));
 	/* a revoked handle is forgotten once freed */
-	EXPECT_EQ(-EINVAL, tp_free(self->tfd, a[0].handle, false));
+	EXPECT_EQ(-EINVAL, p2p_tp_free(self->tfd, a[0].handle, false));
 	ASSERT_EQ(0, tp_stats(self->tfd, &st));
 	EXPECT_EQ(0, st.revoked);
 
 	/* the provider that comes back serves the module again */
 	ASSERT_EQ(0, RESCAN());
 	ASSERT_EQ(0, p2p_parse_bdf(self->bdf, &self->provider));
-	ASSERT_EQ(0, tp_alloc(self->tfd, &self->provider, 1 << 20, true, &a[0]));
+	ASSERT_EQ(0, p2p_tp_alloc(self->tfd, &self->provider, 1 << 20, true, &a[0]));
 	ASSERT_NE(0, a[0].handle);
 	ASSERT_EQ(0, tp_pattern(self->tfd, a[0].handle, 49,
 				TEST_P2PDMA_PATTERN_FILL, NULL));
 	ASSERT_EQ(0, tp_pattern(self->tfd, a[0].handle, 49,
 				TEST_P2PDMA_PATTERN_CHECK, &bad));
 	ASSERT_EQ(~0ULL, bad);
-	ASSERT_EQ(0, tp_free(self->tfd, a[0].handle, true));
+	ASSERT_EQ(0, p2p_tp_free(self->tfd, a[0].handle, true));
 }
 
 TEST_F_TIMEOUT(remove, client_with_dio_in_flight, 240)

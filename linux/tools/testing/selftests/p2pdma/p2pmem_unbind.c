@@ -308,14 +308,6 @@ static int tp_pattern(int fd, unsigned long long handle, unsigned int op,
 	return 0;
 }
 
-static int tp_free(int fd, unsigned long long handle, bool sgl)
-{
-	struct test_p2pdma_free f = { .handle = handle };
-
-	return ioctl(fd, sgl ? TEST_P2PDMA_FREE_SGL : TEST_P2PDMA_FREE, &f) ?
-	       -errno : 0;
-}
-
 /* Child: a long STRESS run that only a revocation stops; result in @out. */
 static void stress_child(const char *bdf, int out)
 {
@@ -393,8 +385,8 @@ TEST_F_TIMEOUT(unbind, unbind_with_module_allocations, 180)
 	for (i = 0; i < 3; i++) {
 		EXPECT_EQ(-ENODEV, tp_pattern(fd, a[i].handle,
 					      TEST_P2PDMA_PATTERN_CHECK, &bad));
-		EXPECT_EQ(-ENODEV, tp_free(fd, a[i].handle, i == 1));
-		EXPECT_EQ(-EINVAL, tp_free(fd, a[i].handle, i == 1));
+		EXPECT_EQ(-ENODEV, p2p_tp_free(fd, a[i].handle, i == 1));
+		EXPECT_EQ(-EINVAL, p2p_tp_free(fd, a[i].handle, i == 1));
 	}
 	ASSERT_EQ(0, ioctl(fd, TEST_P2PDMA_STATS, &sts));
 	EXPECT_EQ(0, sts.revoked);
