@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -629,4 +630,22 @@ int p2p_tp_free(int fd, unsigned long long handle, bool sgl)
 
 	return ioctl(fd, sgl ? TEST_P2PDMA_FREE_SGL : TEST_P2PDMA_FREE, &f) ?
 	       -errno : 0;
+}
+
+static void p2p_on_alarm(int sig)
+{
+}
+
+pid_t p2p_waitpid_bounded(pid_t pid, int *status, int secs)
+{
+	struct sigaction sa = { .sa_handler = p2p_on_alarm }, old;
+	pid_t ret;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, &old);	/* no SA_RESTART: waitpid sees EINTR */
+	alarm(secs);
+	ret = waitpid(pid, status, 0);
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	return ret;
 }

@@ -141,6 +141,9 @@ long long p2p_attr(const char *bdf, const char *name);
 int p2p_tp_alloc(int fd, const struct test_p2pdma_bdf *provider,
 		 unsigned long long size, bool sgl, struct test_p2pdma_alloc *a);
 int p2p_tp_free(int fd, unsigned long long handle, bool sgl);
+
+/* waitpid() that gives up after @secs seconds (then -1 with EINTR). */
+pid_t p2p_waitpid_bounded(pid_t pid, int *status, int secs);
 long long p2p_wait_attr(const char *bdf, const char *name, long long want,
 			int timeout_ms);
 void p2p_msleep(int ms);

@@ -506,24 +506,6 @@ static bool is_bound(const char *bdf)
 	return p2p_exists(path);
 }
 
-static void on_alarm(int sig)
-{
-}
-
-static pid_t waitpid_bounded(pid_t pid, int *status, int secs)
-{
-	struct sigaction sa = { .sa_handler = on_alarm }, old;
-	pid_t ret;
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, &old);	/* no SA_RESTART: waitpid sees EINTR */
-	alarm(secs);
-	ret = waitpid(pid, status, 0);
-	alarm(0);
-	sigaction(SIGALRM, &old, NULL);
-	return ret;
-}
-
 struct bind_run {
 	int rc;		/* 0 or -errno of the write */
 	long left;	/* fail-nth after the write */
@@ -566,7 +548,7 @@ static int driver_write(const char *file, const char *bdf, unsigned int n,
 		r->rc = w == len ? 0 : w < 0 ? -errno : -EIO;
 		_exit(0);
 	}
-	if (waitpid_bounded(pid, &status, BIND_LIMIT_S) != pid)
+	if (p2p_waitpid_bounded(pid, &status, BIND_LIMIT_S) != pid)
 		ret = -ETIMEDOUT;
 	else if (!WIFEXITED(status) || WEXITSTATUS(status))
 		ret = -ECHILD;

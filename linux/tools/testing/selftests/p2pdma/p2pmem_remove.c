@@ -138,25 +138,6 @@ static unsigned long long bar_len(const char *bdf, int bar)
 	return start ? end - start + 1 : 0;
 }
 
-static void on_alarm(int sig)
-{
-}
-
-/* waitpid() that gives up after @secs seconds (returns -1, EINTR). */
-static pid_t waitpid_bounded(pid_t pid, int *status, int secs)
-{
-	struct sigaction sa = { .sa_handler = on_alarm }, old;
-	pid_t ret;
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, &old);	/* no SA_RESTART: waitpid sees EINTR */
-	alarm(secs);
-	ret = waitpid(pid, status, 0);
-	alarm(0);
-	sigaction(SIGALRM, &old, NULL);
-	return ret;
-}
-
 /*
  * Write @val to @path from a child, so that a write stuck in the kernel
  * cannot hang the test.  Returns 0, -errno of the write, or -ETIMEDOUT
@@ -174,7 +155,7 @@ static int write_bounded(const char *path, const char *val, long long *ms)
 		return -errno;
 	if (!pid)
 		_exit(-p2p_write_str(path, val));
-	if (waitpid_bounded(pid, &status, REMOVE_LIMIT_S) != pid)
+	if (p2p_waitpid_bounded(pid, &status, REMOVE_LIMIT_S) != pid)
 		return -ETIMEDOUT;
 	if (ms)
 		*ms = now_ms() - t0;
@@ -492,7 +473,7 @@ static int reap_io_child(pid_t pid)
 {
 	int status;
 
-	if (waitpid_bounded(pid, &status, REMOVE_LIMIT_S) != pid) {
+	if (p2p_waitpid_bounded(pid, &status, REMOVE_LIMIT_S) != pid) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		return -1;

@@ -91,25 +91,6 @@ FIXTURE_TEARDOWN_PARENT(unbind)
 	EXPECT_EQ(self->size0, p2p_attr(self->env.provider, "size"));
 }
 
-static void on_alarm(int sig)
-{
-}
-
-/* waitpid() that gives up after UNBIND_LIMIT_S seconds (returns -1). */
-static pid_t waitpid_bounded(pid_t pid, int *status)
-{
-	struct sigaction sa = { .sa_handler = on_alarm }, old;
-	pid_t ret;
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, &old);	/* no SA_RESTART: waitpid sees EINTR */
-	alarm(UNBIND_LIMIT_S);
-	ret = waitpid(pid, status, 0);
-	alarm(0);
-	sigaction(SIGALRM, &old, NULL);
-	return ret;
-}
-
 /*
  * Unbind from a child so that a hung unbind (stuck in the kernel, where no
  * signal reaches it) cannot hang the test itself; give up after
@@ -126,7 +107,7 @@ static int unbind_bounded(const struct unbind_target *t)
 	if (!pid)
 		_exit(-driver_write(t, "unbind"));
 
-	if (waitpid_bounded(pid, &status) != pid)
+	if (p2p_waitpid_bounded(pid, &status, UNBIND_LIMIT_S) != pid)
 		return -ETIMEDOUT;
 	if (!WIFEXITED(status))
 		return -EINTR;
@@ -269,7 +250,7 @@ TEST_F_TIMEOUT(unbind, unbind_with_io_in_flight, 180)
 	ASSERT_FALSE(p2p_has_p2pmem_dir(self->env.provider));
 
 	/* and the reader ends by itself: an error, not a hang */
-	ret = waitpid_bounded(pid, &status);
+	ret = p2p_waitpid_bounded(pid, &status, UNBIND_LIMIT_S);
 	if (ret != pid) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
@@ -368,7 +349,7 @@ TEST_F_TIMEOUT(unbind, unbind_with_module_allocations, 180)
 	EXPECT_TRUE(p2p_kmsg_search(kmsg, "revoked", self->env.provider));
 	close(kmsg);
 
-	ASSERT_EQ(pid, waitpid_bounded(pid, &status));
+	ASSERT_EQ(pid, p2p_waitpid_bounded(pid, &status, UNBIND_LIMIT_S));
 	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
 		TH_LOG("stress child status %#x", status);
 	ASSERT_EQ(sizeof(st), read(pipefd[0], &st, sizeof(st)));
