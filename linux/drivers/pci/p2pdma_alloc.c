@@ -1,0 +1,1102 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * PCI P2PDMA page allocator.
+ *
+ * A binary buddy allocator over page numbers: the free blocks of each order
+ * sit in a hierarchical bitmap (a leaf bit per block, and summary levels in
+ * which a bit says that a word below is not zero), so finding, inserting
+ * and removing a block cost O(log64 N) whatever the fragmentation.  A flat
+ * bitmap of free pages serves the unaligned fallback for contiguous
+ * requests that no free block can hold.  On top of it, the pool of one
+ * range adds per-CPU caches of small blocks and the bitmaps of allocated
+ * pages that check every free.  Nothing here knows about PCI.  Design and
+ * costs: Documentation/driver-api/pci/p2pdma.rst, "The P2P Memory
+ * Allocator".
+ */
+
+#include <linux/bitmap.h>
+#include <linux/cpumask.h>
+#include <linux/lockdep.h>
+#include <linux/minmax.h>
+#include <linux/overflow.h>
+#include <linux/percpu.h>
+#include <linux/slab.h>
+
+#include "p2pdma_alloc.h"
+
+/*
+ * Hierarchical bitmaps
+ */
+
+static unsigned int p2pdma_hbm_layout(unsigned long nbits, unsigned long *words)
+{
+	unsigned int top = 0;
+
+	*words = 0;
+	for (;;) {
+		unsigned long n = BITS_TO_LONGS(nbits);
+
+		*words += n;
+		if (n == 1)
+			return top;
+		nbits = n;
+		top++;
+	}
+}
+
+static void p2pdma_hbm_bind(struct p2pdma_hbm *h, unsigned long *store)
+{
+	unsigned long nbits = h->nbits;
+	unsigned int l;
+
+	for (l = 0; l <= h->top; l++) {
+		h->lvl[l] = store;
+		store += BITS_TO_LONGS(nbits);
+		nbits = BITS_TO_LONGS(nbits);
+	}
+}
+
+static bool p2pdma_hbm_test(const struct p2pdma_hbm *h, unsigned long pos)
+{
+	return h->lvl[0][pos / BITS_PER_LONG] & BIT(pos % BITS_PER_LONG);
+}
+
+static bool p2pdma_hbm_empty(const struct p2pdma_hbm *h)
+{
+	return !h->lvl[h->top][0];
+}
+
+static void p2pdma_hbm_set(struct p2pdma_hbm *h, unsigned long pos)
+{
+	unsigned int l;
+
+	for (l = 0; l <= h->top; l++) {
+		unsigned long *word = &h->lvl[l][pos / BITS_PER_LONG];
+		bool was_empty = !*word;
+
+		*word |= BIT(pos % BITS_PER_LONG);
+		if (!was_empty)
+			return;
+		pos /= BITS_PER_LONG;
+	}
+}
+
+static void p2pdma_hbm_clear(struct p2pdma_hbm *h, unsigned long pos)
+{
+	unsigned int l;
+
+	for (l = 0; l <= h->top; l++) {
+		unsigned long *word = &h->lvl[l][pos / BITS_PER_LONG];
+
+		*word &= ~BIT(pos % BITS_PER_LONG);
+		if (*word)
+			return;
+		pos /= BITS_PER_LONG;
+	}
+}
+
+/* First set bit at or after @pos, or h->nbits if there is none. */
+static unsigned long p2pdma_hbm_find_next(const struct p2pdma_hbm *h,
+					  unsigned long pos)
+{
+	unsigned long nbits = h->nbits;
+	unsigned int l = 0;
+	unsigned long word;
+
+	/* Climb until a word has a set bit at or after @pos. */
+	for (;;) {
+		if (pos >= nbits)
+			return h->nbits;
+		word = h->lvl[l][pos / BITS_PER_LONG] &
+		       (~0UL << (pos % BITS_PER_LONG));
+		if (word)
+			break;
+		if (l == h->top)
+			return h->nbits;
+		pos = pos / BITS_PER_LONG + 1;
+		nbits = BITS_TO_LONGS(nbits);
+		l++;
+	}
+	pos = round_down(pos, BITS_PER_LONG) + __ffs(word);
+
+	/* Each summary bit promises a non-zero word below: follow it. */
+	while (l > 0) {
+		l--;
+		pos = pos * BITS_PER_LONG + __ffs(h->lvl[l][pos]);
+	}
+	return pos;
+}
+
+/*
+ * Buddy allocator
+ */
+
+/* Number of the first block of order @order that starts at or after @pg. */
+static unsigned long p2pdma_buddy_first_block(unsigned long pg,
+					      unsigned int order)
+{
+	return (pg >> order) + !!(pg & (BIT(order) - 1));
+}
+
+static bool p2pdma_buddy_is_free(const struct p2pdma_buddy *b,
+				 unsigned int order, unsigned long blk)
+{
+	const struct p2pdma_hbm *h = &b->order[order];
+
+	return blk >= h->first && blk - h->first < h->nbits &&
+	       p2pdma_hbm_test(h, blk - h->first);
+}
+
+static void p2pdma_buddy_insert(struct p2pdma_buddy *b, unsigned int order,
+				unsigned long blk)
+{
+	p2pdma_hbm_set(&b->order[order], blk - b->order[order].first);
+	b->nonempty |= BIT(order);
+}
+
+static void p2pdma_buddy_remove(struct p2pdma_buddy *b, unsigned int order,
+				unsigned long blk)
+{
+	struct p2pdma_hbm *h = &b->order[order];
+
+	p2pdma_hbm_clear(h, blk - h->first);
+	if (p2pdma_hbm_empty(h))
+		b->nonempty &= ~BIT(order);
+}
+
+/* Free one block, merging it with its buddy for as long as that is free. */
+static void p2pdma_buddy_put_block(struct p2pdma_buddy *b, unsigned int order,
+				   unsigned long blk)
+{
+	bitmap_set(b->freemap, (blk << order) - b->origin, BIT(order));
+	while (order < b->max_order && p2pdma_buddy_is_free(b, order, blk ^ 1)) {
+		p2pdma_buddy_remove(b, order, blk ^ 1);
+		blk >>= 1;
+		order++;
+	}
+	p2pdma_buddy_insert(b, order, blk);
+}
+
+/* Order of the largest aligned block that starts at @pg and ends by @end. */
+static unsigned int p2pdma_buddy_span_order(unsigned long pg, unsigned long end)
+{
+	unsigned int order = ilog2(end - pg);
+
+	if (pg)
+		order = min_t(unsigned int, order, __ffs(pg));
+	return order;
+}
+
+/* Free [@pg, @pg + @n) without checks; counters are the caller's job. */
+static void p2pdma_buddy_put_span(struct p2pdma_buddy *b, unsigned long pg,
+				  unsigned long n)
+{
+	unsigned long end = pg + n;
+
+	while (pg < end) {
+		unsigned int order = p2pdma_buddy_span_order(pg, end);
+
+		p2pdma_buddy_put_block(b, order, pg >> order);
+		pg += BIT(order);
+	}
+}
+
+/* Take the lowest free block of the smallest order >= @order and split it. */
+static bool p2pdma_buddy_take(struct p2pdma_buddy *b, unsigned int order,
+			      unsigned long *blk)
+{
+	unsigned long candidates, j;
+	unsigned int k;
+
+	if (order > b->max_order)
+		return false;
+	candidates = b->nonempty & (~0UL << order);
+	if (!candidates)
+		return false;
+
+	k = __ffs(candidates);
+	j = p2pdma_hbm_find_next(&b->order[k], 0) + b->order[k].first;
+	p2pdma_buddy_remove(b, k, j);
+
+	/* Keep the lower half, hand the upper half back, until small enough. */
+	while (k > order) {
+		k--;
+		j <<= 1;
+		p2pdma_buddy_insert(b, k, j + 1);
+	}
+	bitmap_clear(b->freemap, (j << order) - b->origin, BIT(order));
+	*blk = j;
+	return true;
+}
+
+/**
+ * p2pdma_buddy_create() - set up an allocator with every page free
+ * @origin: first page number
+ * @npages: number of pages; need not be a power of two
+ * @nid: NUMA node for the bitmaps
+ *
+ * Return: the allocator, or NULL if out of memory or the range is empty,
+ * wraps around or is too large for %P2PDMA_HBM_LEVELS levels.
+ */
+struct p2pdma_buddy *p2pdma_buddy_create(unsigned long origin,
+					 unsigned long npages, int nid)
+{
+	unsigned long end, words = 0, used = 0;
+	unsigned int max_order = 0, k;
+	struct p2pdma_buddy *b;
+
+	if (!npages || check_add_overflow(origin, npages, &end))
+		return NULL;
+
+	/* The largest order with at least one aligned block in the range. */
+	while (max_order + 1 < BITS_PER_LONG &&
+	       (end >> (max_order + 1)) >
+	       p2pdma_buddy_first_block(origin, max_order + 1))
+		max_order++;
+
+	b = kzalloc_node(struct_size(b, order, max_order + 1), GFP_KERNEL, nid);
+	if (!b)
+		return NULL;
+
+	for (k = 0; k <= max_order; k++) {
+		struct p2pdma_hbm *h = &b->order[k];
+		unsigned long n;
+
+		h->first = p2pdma_buddy_first_block(origin, k);
+		h->nbits = (end >> k) - h->first;
+		h->top = p2pdma_hbm_layout(h->nbits, &n);
+		if (h->top >= P2PDMA_HBM_LEVELS)
+			goto fail;
+		words += n;
+	}
+
+	words += BITS_TO_LONGS(npages);
+	b->store = kvcalloc_node(words, sizeof(unsigned long), GFP_KERNEL, nid);
+	if (!b->store)
+		goto fail;
+
+	for (k = 0; k <= max_order; k++) {
+		unsigned long n;
+
+		p2pdma_hbm_bind(&b->order[k], b->store + used);
+		p2pdma_hbm_layout(b->order[k].nbits, &n);
+		used += n;
+	}
+	b->freemap = b->store + used;
+
+	b->origin = origin;
+	b->npages = npages;
+	b->nfree = npages;
+	b->max_order = max_order;
+	/* Seeding merges nothing: the span splits into maximal blocks. */
+	p2pdma_buddy_put_span(b, origin, npages);
+	return b;
+
+fail:
+	kfree(b);
+	return NULL;
+}
+
+/**
+ * p2pdma_buddy_destroy() - free an allocator
+ * @b: allocator from p2pdma_buddy_create(), or NULL
+ */
+void p2pdma_buddy_destroy(struct p2pdma_buddy *b)
+{
+	if (!b)
+		return;
+	kvfree(b->store);
+	kfree(b);
+}
+
+/**
+ * p2pdma_buddy_alloc() - allocate contiguous pages
+ * @b: allocator
+ * @npages: number of pages
+ * @first: returns the first page number
+ *
+ * A power-of-two request is aligned to its size.  Any other request is
+ * carved from the next larger power-of-two block, whose tail goes back.
+ *
+ * Return: true on success, false if no free block is large enough.
+ */
+bool p2pdma_buddy_alloc(struct p2pdma_buddy *b, unsigned long npages,
+			unsigned long *first)
+{
+	unsigned long blk, pg;
+	unsigned int order;
+
+	if (!npages || npages > b->nfree)
+		return false;
+
+	order = order_base_2(npages);
+	if (!p2pdma_buddy_take(b, order, &blk))
+		return false;
+
+	pg = blk << order;
+	p2pdma_buddy_put_span(b, pg + npages, BIT(order) - npages);
+	b->nfree -= npages;
+	*first = pg;
+	return true;
+}
+
+/* Order of the free block that holds page @pg, or -1 if @pg is not free. */
+static int p2pdma_buddy_free_order(const struct p2pdma_buddy *b,
+				   unsigned long pg)
+{
+	unsigned int k;
+
+	for (k = 0; k <= b->max_order; k++)
+		if ((b->nonempty & BIT(k)) && p2pdma_buddy_is_free(b, k, pg >> k))
+			return k;
+	return -1;
+}
+
+/*
+ * Start of the lowest run of @n set bits among the first @nbits of @map, or
+ * @nbits if there is none, in one pass over the words.  A run that crosses
+ * words is carried over as the number of set bits at the top of the words
+ * before; runs inside a word are found by ANDing the word with itself
+ * shifted, which leaves bit i set where bits i..i+n-1 all are.
+ */
+unsigned long p2pdma_find_run(const unsigned long *map, unsigned long nbits,
+			      unsigned long n)
+{
+	unsigned long nwords = BITS_TO_LONGS(nbits), carry = 0, w;
+
+	for (w = 0; w < nwords; w++) {
+		unsigned long word = map[w], base = w * BITS_PER_LONG;
+		unsigned long m, k, step;
+
+		if (w == nwords - 1)
+			word &= BITMAP_LAST_WORD_MASK(nbits);
+		if (word == ~0UL) {
+			carry += BITS_PER_LONG;
+			if (carry >= n)
+				return base + BITS_PER_LONG - carry;
+			continue;
+		}
+		/* A run from the words below ends at this word's first 0. */
+		if (carry && carry + __ffs(~word) >= n)
+			return base - carry;
+		if (n <= BITS_PER_LONG) {
+			for (m = word, k = 1; m && k < n; k += step) {
+				step = min(k, n - k);
+				m &= m >> step;
+			}
+			if (m)
+				return base + __ffs(m);
+		}
+		carry = BITS_PER_LONG - 1 - __fls(~word);
+	}
+	return nbits;
+}
+
+/* First page of the lowest run of @npages free pages, or ULONG_MAX. */
+static unsigned long p2pdma_buddy_find_run(const struct p2pdma_buddy *b,
+					   unsigned long npages)
+{
+	unsigned long i = p2pdma_find_run(b->freemap, b->npages, npages);
+
+	return i < b->npages ? b->origin + i : ULONG_MAX;
+}
+
+/**
+ * p2pdma_buddy_alloc_fit() - allocate contiguous pages, aligned if possible
+ * @b: allocator
+ * @npages: number of pages
+ * @first: returns the first page number
+ *
+ * As p2pdma_buddy_alloc(), but when no free block is large enough, the
+ * lowest run of adjacent free blocks that is long enough is taken instead,
+ * without alignment.  So a request fails only when no @npages free pages
+ * are contiguous, as with a first-fit search, while the usual case keeps
+ * the buddy's cost and natural alignment.  The run search reads the
+ * bitmap of free pages a word at a time: O(@b->npages / BITS_PER_LONG).
+ *
+ * Return: true on success, false if no run of @npages free pages exists.
+ */
+bool p2pdma_buddy_alloc_fit(struct p2pdma_buddy *b, unsigned long npages,
+			    unsigned long *first)
+{
+	unsigned long pg, stop;
+	int o;
+
+	if (!npages || npages > b->nfree)
+		return false;
+	if (p2pdma_buddy_alloc(b, npages, first))
+		return true;
+
+	*first = p2pdma_buddy_find_run(b, npages);
+	if (*first == ULONG_MAX)
+		return false;
+
+	/* Take every block of the run; the last one may reach past it. */
+	stop = *first + npages;
+	for (pg = *first; pg < stop; pg += BIT(o)) {
+		o = p2pdma_buddy_free_order(b, pg);
+		p2pdma_buddy_remove(b, o, pg >> o);
+	}
+	bitmap_clear(b->freemap, *first - b->origin, npages);
+	p2pdma_buddy_put_span(b, stop, pg - stop);
+	b->nfree -= npages;
+	return true;
+}
+
+/**
+ * p2pdma_buddy_alloc_upto() - allocate one block of at most @max_pages
+ * @b: allocator
+ * @max_pages: upper bound of the block size
+ * @first: returns the first page number
+ *
+ * For callers that need pages but not contiguity (user mappings): takes a
+ * block of the largest power of two that fits in @max_pages (and in the
+ * range), split from a larger free block if need be, or the largest free
+ * block if all free blocks are smaller.
+ *
+ * Return: the number of pages allocated (a power of two), 0 if none.
+ */
+unsigned long p2pdma_buddy_alloc_upto(struct p2pdma_buddy *b,
+				      unsigned long max_pages,
+				      unsigned long *first)
+{
+	unsigned long blk;
+	unsigned int order;
+
+	if (!max_pages || !b->nfree)
+		return 0;
+
+	order = min_t(unsigned int, ilog2(max_pages), b->max_order);
+	if (!(b->nonempty & (~0UL << order)))
+		order = __fls(b->nonempty);
+	if (!p2pdma_buddy_take(b, order, &blk))
+		return 0;
+
+	b->nfree -= BIT(order);
+	*first = blk << order;
+	return BIT(order);
+}
+
+/**
+ * p2pdma_buddy_free() - free pages
+ * @b: allocator
+ * @first: first page number
+ * @npages: number of pages
+ *
+ * The span may be any part of earlier allocations, down to a single page.
+ * Nothing is checked: the caller knows the pages are allocated (the pool
+ * checks its bitmap of allocated pages first).
+ */
+void p2pdma_buddy_free(struct p2pdma_buddy *b, unsigned long first,
+		       unsigned long npages)
+{
+	p2pdma_buddy_put_span(b, first, npages);
+	b->nfree += npages;
+}
+
+/*
+ * Clear the bits of @mask in a word of a bitmap of allocated pages if they
+ * are all set, and return true; else leave the word alone, return false.
+ */
+static bool p2pdma_inuse_clear(atomic_long_t *word, unsigned long mask)
+{
+	long old = atomic_long_read(word);
+
+	do {
+		if ((old & mask) != mask)
+			return false;
+	} while (!atomic_long_try_cmpxchg(word, &old, old & ~mask));
+	return true;
+}
+
+/*
+ * The pool of a range
+ * ===================
+ *
+ * A pool hands out the pages of one range: power-of-two blocks of up to
+ * 2^P2PDMA_PCP_MAX_ORDER pages through a small per-CPU stack per order,
+ * anything else straight from the buddy.  Cached blocks look allocated to
+ * the buddy, so every free is checked against a bitmap of allocated pages
+ * instead, and kernel allocations also mark their first and last page so
+ * that only a whole allocation can be freed.  Design and costs:
+ * Documentation/driver-api/pci/p2pdma.rst, "The P2P Memory Allocator".
+ */
+
+/* Bits [@bit, @next) of an in-use bitmap, all in the word of @bit. */
+static unsigned long p2pdma_inuse_mask(unsigned long bit, unsigned long next)
+{
+	return GENMASK((next - 1) % BITS_PER_LONG, bit % BITS_PER_LONG);
+}
+
+/* End of the run of bits from @bit to @end that lies in one word. */
+static unsigned long p2pdma_inuse_next(unsigned long bit, unsigned long end)
+{
+	return min(round_down(bit, BITS_PER_LONG) + BITS_PER_LONG, end);
+}
+
+/* Set the in-use bits of pages. */
+static void p2pdma_inuse_set(struct p2pdma_pool *pool, unsigned long pg,
+			     unsigned long npages)
+{
+	unsigned long bit = pg - pool->inuse_base, end = bit + npages, next;
+
+	for (; bit < end; bit = next) {
+		next = p2pdma_inuse_next(bit, end);
+		atomic_long_or(p2pdma_inuse_mask(bit, next),
+			       &pool->inuse[bit / BITS_PER_LONG]);
+	}
+}
+
+/**
+ * p2pdma_pool_holds() - is a span of pages inside a pool?
+ * @pool: the pool
+ * @pg: first page number
+ * @npages: number of pages
+ *
+ * Return: true if [@pg, @pg + @npages) is a non-empty span inside @pool.
+ */
+bool p2pdma_pool_holds(const struct p2pdma_pool *pool, unsigned long pg,
+		       unsigned long npages)
+{
+	const struct p2pdma_buddy *b = pool->buddy;
+
+	return npages && pg >= b->origin && npages <= b->npages &&
+	       pg - b->origin <= b->npages - npages;
+}
+
+/* Pages just taken from the buddy or a cache now belong to a user. */
+static void p2pdma_pool_hand_out(struct p2pdma_pool *pool, unsigned long pg,
+				 unsigned long npages)
+{
+	p2pdma_inuse_set(pool, pg, npages);
+	this_cpu_add(pool->pcp->taken, npages);
+}
+
+/*
+ * Claim pages for freeing by clearing their in-use bits, which must all be
+ * set.  If some are not, the words cleared so far are set again and the
+ * pages stay as they were.
+ */
+static int p2pdma_inuse_claim(struct p2pdma_pool *pool, unsigned long pg,
+			      unsigned long npages)
+{
+	unsigned long start, bit, end, next;
+
+	if (!p2pdma_pool_holds(pool, pg, npages))
+		return -ERANGE;
+
+	start = pg - pool->inuse_base;
+	end = start + npages;
+	for (bit = start; bit < end; bit = next) {
+		next = p2pdma_inuse_next(bit, end);
+		if (!p2pdma_inuse_clear(&pool->inuse[bit / BITS_PER_LONG],
+					p2pdma_inuse_mask(bit, next)))
+			break;
+	}
+	if (bit == end) {
+		this_cpu_sub(pool->pcp->taken, npages);
+		return 0;
+	}
+	p2pdma_inuse_set(pool, pg, bit - start);
+	return -ENOENT;
+}
+
+/* Mark the first and last page of a kernel allocation. */
+static void p2pdma_pool_mark(struct p2pdma_pool *pool, unsigned long pg,
+			     unsigned long npages)
+{
+	set_bit(pg - pool->inuse_base, pool->heads);
+	set_bit(pg + npages - 1 - pool->inuse_base, pool->tails);
+}
+
+static void p2pdma_pool_unmark(struct p2pdma_pool *pool, unsigned long pg,
+			       unsigned long npages)
+{
+	clear_bit(pg - pool->inuse_base, pool->heads);
+	clear_bit(pg + npages - 1 - pool->inuse_base, pool->tails);
+}
+
+/*
+ * Is [@pg, @pg + @npages) exactly one kernel allocation?  One starts at @pg
+ * and one ends at its last page, and none ends before that: since
+ * allocations do not overlap, the one that ends there is the one that
+ * starts at @pg.
+ */
+static bool p2pdma_pool_marked(struct p2pdma_pool *pool, unsigned long pg,
+			       unsigned long npages)
+{
+	unsigned long first = pg - pool->inuse_base;
+	unsigned long last = first + npages - 1;
+
+	return test_bit(first, pool->heads) &&
+	       find_next_bit(pool->tails, last + 1, first) == last;
+}
+
+/*
+ * Free pages into the buddy, under the pool's lock.  Returns true when that
+ * brings the pool back to less than 1/P2PDMA_PCP_SETTLE in use: the caller
+ * then has the caches drained, since a cached page left in an otherwise
+ * free area would keep it split for whatever is allocated next.
+ */
+static bool p2pdma_pool_give(struct p2pdma_pool *pool, unsigned long pg,
+			     unsigned long npages)
+{
+	struct p2pdma_buddy *b = pool->buddy;
+	unsigned long high = b->npages - b->npages / P2PDMA_PCP_SETTLE;
+
+	lockdep_assert_held(&pool->lock);
+	p2pdma_buddy_free(b, pg, npages);
+	return b->nfree >= high && b->nfree - npages < high;
+}
+
+/* Pages on @pcp's stacks, that is, cached but not in its run. */
+static unsigned long p2pdma_pcp_stacked(const struct p2pdma_pcp *pcp)
+{
+	return pcp->pages - pcp->run_len;
+}
+
+/* Give cached blocks of @order back to the buddy until @keep are left. */
+static void p2pdma_pcp_flush(struct p2pdma_pool *pool, struct p2pdma_pcp *pcp,
+			     unsigned int order, unsigned int keep)
+{
+	struct p2pdma_buddy *b = pool->buddy;
+
+	lockdep_assert_held(&pcp->lock);
+	if (pcp->count[order] <= keep)
+		return;
+	spin_lock(&pool->lock);
+	while (pcp->count[order] > keep) {
+		unsigned long pg = pcp->blk[order][--pcp->count[order]];
+
+		p2pdma_buddy_free(b, pg, BIT(order));
+		WRITE_ONCE(pcp->pages, pcp->pages - BIT(order));
+	}
+	spin_unlock(&pool->lock);
+}
+
+/* Refill the empty stack of @order in @pcp from the buddy. */
+static unsigned int p2pdma_pcp_refill(struct p2pdma_pool *pool,
+				      struct p2pdma_pcp *pcp,
+				      unsigned int order)
+{
+	struct p2pdma_buddy *b = pool->buddy;
+	unsigned long *blk = pcp->blk[order];
+	unsigned int n = 0, i;
+	bool exact;
+
+	/*
+	 * Batch only blocks that were already free at exactly this order;
+	 * otherwise take one, splitting a larger block, and not the rest of
+	 * that split: caching it would scatter cached blocks over the pool
+	 * and cost larger allocations their room.
+	 */
+	spin_lock(&pool->lock);
+	exact = b->nonempty & BIT(order);
+	while (n < P2PDMA_PCP_BATCH &&
+	       (!n || (exact && b->nonempty & BIT(order) &&
+		       p2pdma_pcp_stacked(pcp) + ((n + 1UL) << order) <=
+		       pool->pcp_high)) &&
+	       p2pdma_buddy_alloc(b, BIT(order), &blk[n]))
+		n++;
+	WRITE_ONCE(pcp->pages, pcp->pages + ((unsigned long)n << order));
+	spin_unlock(&pool->lock);
+	/* Lowest block on top: hand them out in the buddy's order. */
+	for (i = 0; i < n / 2; i++)
+		swap(blk[i], blk[n - 1 - i]);
+	return n;
+}
+
+/*
+ * Take a block of @order from the current CPU's cache, refilling an empty
+ * stack from the buddy first, and mark it allocated.  Being moved to
+ * another CPU on the way only means using that CPU's cache, under its lock.
+ */
+static bool p2pdma_pool_pop(struct p2pdma_pool *pool, unsigned int order,
+			    unsigned long *pg)
+{
+	struct p2pdma_pcp *pcp = raw_cpu_ptr(pool->pcp);
+	unsigned long flags;
+	unsigned int n;
+	bool got = false;
+
+	spin_lock_irqsave(&pcp->lock, flags);
+	n = pcp->count[order];
+	if (!n)
+		n = p2pdma_pcp_refill(pool, pcp, order);
+	if (n) {
+		*pg = pcp->blk[order][--n];
+		WRITE_ONCE(pcp->pages, pcp->pages - BIT(order));
+		got = true;
+	}
+	pcp->count[order] = n;
+	spin_unlock_irqrestore(&pcp->lock, flags);
+	if (got)
+		p2pdma_pool_hand_out(pool, *pg, BIT(order));
+	return got;
+}
+
+/*
+ * Put a free block of @order on its stack in @pcp.  A full stack first
+ * gives P2PDMA_PCP_BATCH blocks back; stacks that would go over their limit
+ * are emptied first (the limit is at least one block of any order).
+ */
+static void p2pdma_pcp_stack(struct p2pdma_pool *pool, struct p2pdma_pcp *pcp,
+			     unsigned int order, unsigned long pg)
+{
+	unsigned int k;
+
+	lockdep_assert_held(&pcp->lock);
+	if (pcp->count[order] == P2PDMA_PCP_SLOTS)
+		p2pdma_pcp_flush(pool, pcp, order,
+				 P2PDMA_PCP_SLOTS - P2PDMA_PCP_BATCH);
+	if (p2pdma_pcp_stacked(pcp) + BIT(order) > pool->pcp_high)
+		for (k = 0; k < P2PDMA_PCP_ORDERS; k++)
+			p2pdma_pcp_flush(pool, pcp, k, 0);
+	pcp->blk[order][pcp->count[order]++] = pg;
+	WRITE_ONCE(pcp->pages, pcp->pages + BIT(order));
+}
+
+/* Put a freed block of @order in the current CPU's cache. */
+static void p2pdma_pcp_push(struct p2pdma_pool *pool, unsigned int order,
+			    unsigned long pg)
+{
+	struct p2pdma_pcp *pcp = raw_cpu_ptr(pool->pcp);
+	unsigned long flags;
+
+	spin_lock_irqsave(&pcp->lock, flags);
+	p2pdma_pcp_stack(pool, pcp, order, pg);
+	spin_unlock_irqrestore(&pcp->lock, flags);
+}
+
+/*
+ * Give the run of pages freed by p2pdma_pool_free_mapped() back: a lone
+ * page onto the one-page stack, a longer run to the buddy.  Returns what
+ * p2pdma_pool_give() does.
+ */
+static bool p2pdma_pcp_put_run(struct p2pdma_pool *pool,
+			       struct p2pdma_pcp *pcp)
+{
+	unsigned long pg = pcp->run_pg, n = pcp->run_len;
+	bool settled;
+
+	lockdep_assert_held(&pcp->lock);
+	if (!n)
+		return false;
+	pcp->run_len = 0;
+	WRITE_ONCE(pcp->pages, pcp->pages - n);
+	if (n == 1) {
+		p2pdma_pcp_stack(pool, pcp, 0, pg);
+		return false;
+	}
+	spin_lock(&pool->lock);
+	settled = p2pdma_pool_give(pool, pg, n);
+	spin_unlock(&pool->lock);
+	return settled;
+}
+
+/**
+ * p2pdma_pool_drain() - empty every CPU's cache into the buddy
+ * @pool: the pool
+ *
+ * Return: true if any cache held pages.
+ */
+bool p2pdma_pool_drain(struct p2pdma_pool *pool)
+{
+	unsigned int cpu, order;
+	unsigned long flags;
+	bool any = false;
+
+	for_each_possible_cpu(cpu) {
+		struct p2pdma_pcp *pcp = per_cpu_ptr(pool->pcp, cpu);
+
+		if (!READ_ONCE(pcp->pages))
+			continue;
+		spin_lock_irqsave(&pcp->lock, flags);
+		/* The run first: a lone page of it goes onto a stack. */
+		if (pcp->run_len) {
+			p2pdma_pcp_put_run(pool, pcp);
+			any = true;
+		}
+		for (order = 0; order < P2PDMA_PCP_ORDERS; order++) {
+			if (!pcp->count[order])
+				continue;
+			p2pdma_pcp_flush(pool, pcp, order, 0);
+			any = true;
+		}
+		spin_unlock_irqrestore(&pcp->lock, flags);
+	}
+	return any;
+}
+
+/*
+ * The settle drain.  Frees run in any context, even with interrupts off, and
+ * a drain visits every possible CPU: it runs from a work item instead.
+ */
+static void p2pdma_pool_settle(struct work_struct *work)
+{
+	p2pdma_pool_drain(container_of(work, struct p2pdma_pool, settle_work));
+}
+
+/**
+ * p2pdma_pool_taken() - pages of a pool in use
+ * @pool: the pool
+ *
+ * Summed over the CPUs without locks, so that readers never hold off
+ * allocations; exact whenever no allocation or free is under way.
+ *
+ * Return: the number of pages handed out and not given back.
+ */
+unsigned long p2pdma_pool_taken(struct p2pdma_pool *pool)
+{
+	unsigned int cpu;
+	long taken = 0;
+
+	for_each_possible_cpu(cpu)
+		taken += READ_ONCE(per_cpu_ptr(pool->pcp, cpu)->taken);
+	return clamp_t(long, taken, 0, pool->buddy->npages);
+}
+
+/* Hand claimed pages back: a small aligned block to a cache, else the buddy. */
+static void p2pdma_pool_release(struct p2pdma_pool *pool, unsigned long pg,
+				unsigned long npages)
+{
+	unsigned long flags;
+	bool settled;
+
+	if (p2pdma_pool_cacheable(npages) && IS_ALIGNED(pg, npages)) {
+		p2pdma_pcp_push(pool, ilog2(npages), pg);
+		return;
+	}
+	spin_lock_irqsave(&pool->lock, flags);
+	settled = p2pdma_pool_give(pool, pg, npages);
+	spin_unlock_irqrestore(&pool->lock, flags);
+	if (settled)
+		schedule_work(&pool->settle_work);
+}
+
+/*
+ * A page of a user mapping comes back, already claimed.  Mappings go away
+ * a page at a time in address order, so the current CPU gathers adjacent
+ * pages into a run that goes to the buddy whole once its end reaches a
+ * multiple of @pool->run_max pages, or when a page that does not extend it
+ * comes back: one insert, already merged, rather than a merge per page.
+ * A run of one page goes onto the one-page stack like a kernel free.
+ */
+static void p2pdma_pool_gather(struct p2pdma_pool *pool, unsigned long pg)
+{
+	struct p2pdma_pcp *pcp = raw_cpu_ptr(pool->pcp);
+	unsigned long flags;
+	bool settled = false;
+
+	spin_lock_irqsave(&pcp->lock, flags);
+	if (pcp->run_len && pg == pcp->run_pg + pcp->run_len) {
+		pcp->run_len++;
+	} else {
+		settled = p2pdma_pcp_put_run(pool, pcp);
+		pcp->run_pg = pg;
+		pcp->run_len = 1;
+	}
+	WRITE_ONCE(pcp->pages, pcp->pages + 1);
+	if (IS_ALIGNED(pg + 1, pool->run_max))
+		settled |= p2pdma_pcp_put_run(pool, pcp);
+	spin_unlock_irqrestore(&pcp->lock, flags);
+	if (settled)
+		schedule_work(&pool->settle_work);
+}
+
+/**
+ * p2pdma_pool_take() - allocate pages from the buddy
+ * @pool: the pool
+ * @npages: number of pages, or the most wanted without @contig
+ * @contig: @npages contiguous pages (p2pdma_buddy_alloc_fit()); else one
+ *	block of at most @npages (p2pdma_buddy_alloc_upto())
+ * @pg: returns the first page number
+ *
+ * The pages are marked allocated.  Cached blocks are not looked at: the
+ * caller drains the caches (p2pdma_pool_drain()) and tries again when this
+ * fails.
+ *
+ * Return: the number of pages allocated, or 0 if there is no room.
+ */
+long p2pdma_pool_take(struct p2pdma_pool *pool, unsigned long npages,
+		      bool contig, unsigned long *pg)
+{
+	unsigned long flags, n;
+
+	spin_lock_irqsave(&pool->lock, flags);
+	if (contig)
+		n = p2pdma_buddy_alloc_fit(pool->buddy, npages, pg) ? npages : 0;
+	else
+		n = p2pdma_buddy_alloc_upto(pool->buddy, npages, pg);
+	spin_unlock_irqrestore(&pool->lock, flags);
+	if (n)
+		p2pdma_pool_hand_out(pool, *pg, n);
+	return n;
+}
+
+/**
+ * p2pdma_pool_kalloc() - allocate a kernel allocation
+ * @pool: the pool
+ * @npages: number of contiguous pages
+ * @pg: returns the first page number
+ *
+ * A small power of two comes from the current CPU's cache, anything else
+ * (or when the cache cannot be refilled) from the buddy.  The pages are
+ * marked allocated, and their bounds for p2pdma_pool_kfree().
+ *
+ * Return: @npages, or 0 if there is no room.
+ */
+long p2pdma_pool_kalloc(struct p2pdma_pool *pool, unsigned long npages,
+			unsigned long *pg)
+{
+	long n = 0;
+
+	if (p2pdma_pool_cacheable(npages) &&
+	    p2pdma_pool_pop(pool, ilog2(npages), pg))
+		n = npages;
+	if (!n)
+		n = p2pdma_pool_take(pool, npages, true, pg);
+	if (n)
+		p2pdma_pool_mark(pool, *pg, npages);
+	return n;
+}
+
+/**
+ * p2pdma_pool_free() - free pages of a user mapping
+ * @pool: the pool
+ * @pg: first page number
+ * @npages: number of pages
+ *
+ * Return: 0, or -ERANGE if the span is not inside @pool, -ENOENT if some
+ * page of it is not allocated; nothing changes then.
+ */
+int p2pdma_pool_free(struct p2pdma_pool *pool, unsigned long pg,
+		     unsigned long npages)
+{
+	int err = p2pdma_inuse_claim(pool, pg, npages);
+
+	if (!err)
+		p2pdma_pool_release(pool, pg, npages);
+	return err;
+}
+
+/**
+ * p2pdma_pool_free_mapped() - free one page that a user mapping let go of
+ * @pool: the pool
+ * @pg: page number
+ *
+ * For ->page_free(): pages freed one by one in address order gather into
+ * runs (p2pdma_pool_gather()).
+ *
+ * Return: as p2pdma_pool_free().
+ */
+int p2pdma_pool_free_mapped(struct p2pdma_pool *pool, unsigned long pg)
+{
+	int err = p2pdma_inuse_claim(pool, pg, 1);
+
+	if (!err)
+		p2pdma_pool_gather(pool, pg);
+	return err;
+}
+
+/**
+ * p2pdma_pool_kfree() - free a kernel allocation
+ * @pool: the pool
+ * @pg: first page number
+ * @npages: number of pages
+ *
+ * Checked before anything changes: the span must be exactly one live
+ * allocation marked by p2pdma_pool_mark().
+ *
+ * Return: 0, or -ERANGE if the span is not inside @pool, -ENXIO if it is
+ * not one whole allocation, -ENOENT if it is not allocated.
+ */
+int p2pdma_pool_kfree(struct p2pdma_pool *pool, unsigned long pg,
+		      unsigned long npages)
+{
+	int err;
+
+	if (!p2pdma_pool_holds(pool, pg, npages))
+		return -ERANGE;
+	if (!p2pdma_pool_marked(pool, pg, npages))
+		return -ENXIO;
+	err = p2pdma_inuse_claim(pool, pg, npages);
+	if (err)
+		return err;
+	p2pdma_pool_unmark(pool, pg, npages);
+	p2pdma_pool_release(pool, pg, npages);
+	return 0;
+}
+
+/**
+ * p2pdma_pool_init() - set up a pool with every page free
+ * @pool: the pool, zeroed
+ * @first: first page number
+ * @npages: number of pages
+ * @nid: NUMA node for the bitmaps
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int p2pdma_pool_init(struct p2pdma_pool *pool, unsigned long first,
+		     unsigned long npages, int nid)
+{
+	unsigned long nbits;
+	unsigned int cpu;
+
+	pool->buddy = p2pdma_buddy_create(first, npages, nid);
+	if (!pool->buddy)
+		return -ENOMEM;
+	pool->inuse_base = round_down(first, BITS_PER_LONG);
+	nbits = first + npages - pool->inuse_base;
+	pool->inuse = kvcalloc_node(BITS_TO_LONGS(nbits),
+				    sizeof(*pool->inuse), GFP_KERNEL, nid);
+	pool->heads = kvcalloc_node(2 * BITS_TO_LONGS(nbits),
+				    sizeof(*pool->heads), GFP_KERNEL, nid);
+	pool->pcp = alloc_percpu(struct p2pdma_pcp);
+	if (!pool->inuse || !pool->heads || !pool->pcp) {
+		free_percpu(pool->pcp);
+		kvfree(pool->heads);
+		kvfree(pool->inuse);
+		p2pdma_buddy_destroy(pool->buddy);
+		return -ENOMEM;
+	}
+	pool->tails = pool->heads + BITS_TO_LONGS(nbits);
+	spin_lock_init(&pool->lock);
+	for_each_possible_cpu(cpu)
+		spin_lock_init(&per_cpu_ptr(pool->pcp, cpu)->lock);
+	INIT_WORK(&pool->settle_work, p2pdma_pool_settle);
+	pool->pcp_high = max(npages / (P2PDMA_PCP_SHARE * num_possible_cpus()),
+			     BIT(P2PDMA_PCP_MAX_ORDER));
+	pool->run_max = rounddown_pow_of_two(pool->pcp_high);
+	return 0;
+}
+
+/**
+ * p2pdma_pool_retire() - empty the caches of a pool nobody uses any more
+ * @pool: the pool
+ *
+ * Return: the number of pages still allocated (0 unless a user leaked).
+ */
+unsigned long p2pdma_pool_retire(struct p2pdma_pool *pool)
+{
+	cancel_work_sync(&pool->settle_work);
+	p2pdma_pool_drain(pool);
+	return pool->buddy->npages - pool->buddy->nfree;
+}
+
+/**
+ * p2pdma_pool_exit() - free what p2pdma_pool_init() allocated
+ * @pool: the pool
+ */
+void p2pdma_pool_exit(struct p2pdma_pool *pool)
+{
+	cancel_work_sync(&pool->settle_work);
+	free_percpu(pool->pcp);
+	kvfree(pool->heads);
+	kvfree(pool->inuse);
+	p2pdma_buddy_destroy(pool->buddy);
+}
+
+#ifdef CONFIG_PCI_P2PDMA_KUNIT_TEST
+#include "p2pdma_alloc_kunit.h"
+#endif

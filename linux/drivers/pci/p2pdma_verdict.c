@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * PCI P2PDMA verdicts: the glue between real devices and the routing
+ * policy.  It describes the upstream paths of a provider and a client for
+ * p2pdma_decide(), explains refusals and ACS redirects in the kernel log,
+ * and keeps each provider's cache of verdicts.  Message formats:
+ * Documentation/driver-api/pci/p2pdma.rst, "Kernel Log Messages".
+ *
+ * The CPU rule and the choice of the device that stands for a host bridge
+ * keep the behaviour of the original P2PDMA code by Logan Gunthorpe,
+ * Christoph Hellwig and others (Microsemi, Eideticom, 2016-2018).
+ */
+
+#include <linux/pci.h>
+#include <linux/seq_buf.h>
+#include <linux/xarray.h>
+
+#include "p2pdma_verdict.h"
+
+/*
+ * Verdict cache entries: the map type in the low bits, the distance above,
+ * as an xarray value entry.  No entry means "not computed yet", which is
+ * PCI_P2PDMA_MAP_UNKNOWN (0).
+ */
+#define P2PDMA_VERDICT_MAP_BITS	2
+#define P2PDMA_VERDICT_MAP_MASK	(BIT(P2PDMA_VERDICT_MAP_BITS) - 1)
+
+/**
+ * p2pdma_verdict_key() - verdict cache index of a client
+ * @domain: PCI domain of the client
+ * @devid: bus and devfn of the client (pci_dev_id())
+ *
+ * With a 32-bit unsigned long only the low 16 bits of @domain fit, so
+ * domains 0x10000 apart share indexes there.
+ *
+ * Return: the index.
+ */
+static unsigned long p2pdma_verdict_key(int domain, u16 devid)
+{
+	return (unsigned long)(u32)domain << 16 | devid;
+}
+
+/**
+ * p2pdma_verdict_encode() - pack a map type and a distance
+ * @map: map type, not %PCI_P2PDMA_MAP_UNKNOWN
+ * @distance: distance, negative values are stored as 0
+ *
+ * Return: an xarray value entry.
+ */
+static void *p2pdma_verdict_encode(enum pci_p2pdma_map_type map, int distance)
+{
+	static_assert(PCI_P2PDMA_MAP_THRU_HOST_BRIDGE <= P2PDMA_VERDICT_MAP_MASK);
+
+	return xa_mk_value((unsigned long)max(distance, 0) <<
+			   P2PDMA_VERDICT_MAP_BITS | map);
+}
+
+/**
+ * p2pdma_verdict_decode() - unpack a verdict cache entry
+ * @entry: entry from the cache, or NULL
+ * @distance: returns the distance (untouched for a missing entry)
+ *
+ * Return: the map type, %PCI_P2PDMA_MAP_UNKNOWN if @entry holds none.
+ */
+static enum pci_p2pdma_map_type p2pdma_verdict_decode(void *entry,
+						      int *distance)
+{
+	unsigned long val;
+
+	if (!xa_is_value(entry))
+		return PCI_P2PDMA_MAP_UNKNOWN;
+	val = xa_to_value(entry);
+	*distance = val >> P2PDMA_VERDICT_MAP_BITS;
+	return val & P2PDMA_VERDICT_MAP_MASK;
+}
+
+/* The CPU rule: AMD Zen and later route P2P through the root complex. */
+static bool p2pdma_cpu_routes_p2p(void)
+{
+#ifdef CONFIG_X86
+	const struct cpuinfo_x86 *c = &cpu_data(0);
+
+	return c->x86_vendor == X86_VENDOR_AMD && c->x86 >= 0x17;
+#else
+	return false;
+#endif
+}
+
+/*
+ * The device that stands for a host bridge in the allow list: the first
+ * device on its root bus, if that is 00.0 (a classic host bridge function)
+ * or a root port (platforms without such a function list root ports).
+ * Walks the bus list without pci_bus_sem so it can run in atomic context;
+ * the caller holds a reference on a device below the bridge, which keeps
+ * the bridge's first device in place.
+ */
+static struct pci_dev *p2pdma_host_dev(struct pci_host_bridge *host)
+{
+	struct pci_dev *first;
+
+	first = list_first_entry_or_null(&host->bus->devices, struct pci_dev,
+					 bus_list);
+	if (first && (first->devfn == PCI_DEVFN(0, 0) ||
+		      pci_pcie_type(first) == PCI_EXP_TYPE_ROOT_PORT))
+		return first;
+	return NULL;
+}
+
+static void p2pdma_describe(struct pci_dev *pdev, struct p2pdma_path *path)
+{
+	struct pci_host_bridge *host = pci_find_host_bridge(pdev->bus);
+	struct pci_dev *hostdev = p2pdma_host_dev(host);
+	struct pci_dev *dev;
+
+	path->len = 0;
+	path->truncated = false;
+	/* Bridges need no references: pdev holds its parents. */
+	for (dev = pdev; dev; dev = pci_upstream_bridge(dev)) {
+		unsigned int i = path->len;
+
+		if (i == P2PDMA_MAX_HOPS) {
+			path->truncated = true;
+			break;
+		}
+		path->dev[i] = dev;
+		path->acs_ctrl[i] = 0;
+		if (dev->acs_cap)
+			pci_read_config_word(dev, dev->acs_cap + PCI_ACS_CTRL,
+					     &path->acs_ctrl[i]);
+		path->len++;
+	}
+
+	path->host.bridge = host;
+	path->host.dev = hostdev;
+	path->host.vendor = hostdev ? hostdev->vendor : 0;
+	path->host.device = hostdev ? hostdev->device : 0;
+}
+
+/* "RR", "RR+CR", ... for the redirect bits set in @ctrl. */
+static const char *p2pdma_acs_names(u16 ctrl, char *buf, size_t len)
+{
+	static const struct {
+		u16 bit;
+		const char *name;
+	} bits[] = {
+		{ PCI_ACS_RR, "RR" }, { PCI_ACS_CR, "CR" }, { PCI_ACS_EC, "EC" },
+	};
+	struct seq_buf sb;
+	unsigned int i;
+
+	seq_buf_init(&sb, buf, len);
+	for (i = 0; i < ARRAY_SIZE(bits); i++)
+		if (ctrl & bits[i].bit)
+			seq_buf_printf(&sb, "%s%s", seq_buf_used(&sb) ? "+" : "",
+				       bits[i].name);
+	return seq_buf_str(&sb);
+}
+
+static void p2pdma_explain_acs(struct pci_dev *client, const char *provider,
+			       const struct p2pdma_path paths[2],
+			       const struct p2pdma_verdict *v)
+{
+	struct seq_buf list;
+	char buf[128], names[12];
+	unsigned int side;
+
+	seq_buf_init(&list, buf, sizeof(buf));
+	for (side = 0; side < 2; side++) {
+		unsigned long mask = v->acs_hops[side];
+		unsigned int i;
+
+		for_each_set_bit(i, &mask, P2PDMA_MAX_HOPS) {
+			const struct pci_dev *dev = paths[side].dev[i];
+			u16 ctrl = paths[side].acs_ctrl[i];
+
+			pci_warn(client,
+				 "peer-to-peer DMA with %s is redirected to the host bridge by ACS %s on %s\n",
+				 provider,
+				 p2pdma_acs_names(ctrl, names, sizeof(names)),
+				 pci_name(dev));
+			seq_buf_printf(&list, "%s%s", seq_buf_used(&list) ?
+				       ";" : "", pci_name(dev));
+		}
+	}
+	pci_warn(client,
+		 "peer-to-peer DMA with %s could stay below the common upstream bridge with pci=disable_acs_redir=%s\n",
+		 provider, seq_buf_str(&list));
+}
+
+static void p2pdma_explain_host(struct pci_dev *client, const char *provider,
+				const struct p2pdma_path paths[2],
+				const struct p2pdma_verdict *v)
+{
+	bool same = paths[0].host.bridge == paths[1].host.bridge;
+	unsigned int side;
+
+	for (side = 0; side < 2; side++) {
+		const struct p2pdma_host *host = &paths[side].host;
+		const struct pci_dev *hostdev = host->dev;
+
+		if (!(v->bad_host & BIT(side)))
+			continue;
+
+		switch (p2pdma_check_host(host, same)) {
+		case P2PDMA_REASON_HOST_UNKNOWN:
+			pci_warn(client,
+				 "peer-to-peer DMA with %s refused: the host bridge above the %s has no device to look up in the P2PDMA allow list\n",
+				 provider, side ? "client" : "provider");
+			break;
+		case P2PDMA_REASON_HOST_UNLISTED:
+			pci_warn(client,
+				 "peer-to-peer DMA with %s refused: host bridge %s (%04x:%04x) is not on the P2PDMA allow list\n",
+				 provider, pci_name(hostdev), host->vendor,
+				 host->device);
+			break;
+		case P2PDMA_REASON_HOST_SPLIT:
+			pci_warn(client,
+				 "peer-to-peer DMA with %s refused: client and provider are below different host bridges, and %s (%04x:%04x) only supports it below one\n",
+				 provider, pci_name(hostdev), host->vendor,
+				 host->device);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/*
+ * Say why traffic between a client and a provider has to go through the
+ * host bridge, whenever an ACS redirect is the reason (even if the host
+ * bridge then routes it: the redirect may be worth turning off), and why
+ * a client cannot reach a provider at all.  Kept out of line so its
+ * buffers do not add to p2pdma_judge()'s frame, which the DMA mapping
+ * path may need.
+ */
+static noinline_for_stack void
+p2pdma_explain(struct pci_dev *provider, struct pci_dev *client,
+	       const struct p2pdma_path paths[2], const struct p2pdma_verdict *v)
+{
+	const char *name = pci_name(provider);
+
+	if (v->reason == P2PDMA_REASON_TOO_DEEP) {
+		pci_warn(client,
+			 "peer-to-peer DMA with %s refused: PCI hierarchy deeper than %d levels\n",
+			 name, P2PDMA_MAX_HOPS);
+		return;
+	}
+
+	if (v->acs_hops[0] || v->acs_hops[1])
+		p2pdma_explain_acs(client, name, paths, v);
+
+	if (v->map != PCI_P2PDMA_MAP_NOT_SUPPORTED)
+		return;
+
+	/* Without a common device there is no ACS redirect to blame. */
+	if (!v->common)
+		pci_warn(client,
+			 "peer-to-peer DMA with %s has to cross the host bridge: no upstream bridge is shared\n",
+			 name);
+	p2pdma_explain_host(client, name, paths, v);
+}
+
+/*
+ * The verdict cache: map type and distance of each client, one cache per
+ * provider, keyed by the client's domain and bus/devfn, freed with the
+ * provider's P2P state.  Entries are never invalidated while the provider stays bound, so
+ * a device hot-added at a removed client's address inherits its verdict
+ * (as before this implementation).  Details: p2pdma.rst, "Verdict cache".
+ */
+static unsigned long p2pdma_client_key(struct pci_dev *client)
+{
+	return p2pdma_verdict_key(pci_domain_nr(client->bus),
+				  pci_dev_id(client));
+}
+
+/*
+ * One word for the most recent verdict: key, distance, map type.  Keys
+ * take at most 48 bits (P2PDMA needs 64-bit), which leaves 14 bits for the
+ * distance; a verdict whose distance does not fit only goes to the xarray.
+ */
+#define P2PDMA_LAST_DIST_BITS	14
+#define P2PDMA_LAST_KEY_SHIFT	(P2PDMA_LAST_DIST_BITS + P2PDMA_VERDICT_MAP_BITS)
+
+/**
+ * p2pdma_last_pack() - pack a verdict and its key into one word
+ * @key: verdict cache index of the client (p2pdma_verdict_key())
+ * @map: map type, not %PCI_P2PDMA_MAP_UNKNOWN
+ * @distance: distance
+ *
+ * Return: the word, or 0 (no verdict) if @distance is negative or too
+ * large to fit.
+ */
+static unsigned long p2pdma_last_pack(unsigned long key,
+				      enum pci_p2pdma_map_type map, int distance)
+{
+	if (distance < 0 || distance >= BIT(P2PDMA_LAST_DIST_BITS))
+		return 0;
+	return key << P2PDMA_LAST_KEY_SHIFT |
+	       (unsigned long)distance << P2PDMA_VERDICT_MAP_BITS | map;
+}
+
+/**
+ * p2pdma_last_unpack() - the verdict in a packed word, if it is for @key
+ * @last: word from p2pdma_last_pack(), or 0
+ * @key: verdict cache index of the client
+ * @distance: returns the distance (untouched when there is no verdict)
+ *
+ * Return: the map type, %PCI_P2PDMA_MAP_UNKNOWN if @last holds no verdict
+ * or one for another client.
+ */
+static enum pci_p2pdma_map_type
+p2pdma_last_unpack(unsigned long last, unsigned long key, int *distance)
+{
+	if (!last || last >> P2PDMA_LAST_KEY_SHIFT != key)
+		return PCI_P2PDMA_MAP_UNKNOWN;
+	*distance = (last >> P2PDMA_VERDICT_MAP_BITS) &
+		    (BIT(P2PDMA_LAST_DIST_BITS) - 1);
+	return last & P2PDMA_VERDICT_MAP_MASK;
+}
+
+/**
+ * p2pdma_verdicts_init() - set up an empty verdict cache
+ * @vc: the cache
+ */
+void p2pdma_verdicts_init(struct p2pdma_verdicts *vc)
+{
+	/* Verdicts are stored from the DMA mapping path, in any context. */
+	xa_init_flags(&vc->xa, XA_FLAGS_LOCK_IRQ);
+	vc->last = 0;
+}
+
+/**
+ * p2pdma_verdicts_destroy() - free a verdict cache
+ * @vc: the cache, which nobody can reach any more
+ */
+void p2pdma_verdicts_destroy(struct p2pdma_verdicts *vc)
+{
+	xa_destroy(&vc->xa);
+}
+
+/**
+ * p2pdma_verdicts_lookup() - the cached verdict for a client
+ * @vc: the provider's cache, under rcu_read_lock()
+ * @client: the client
+ * @distance: returns the distance (untouched when there is no verdict)
+ *
+ * Return: the map type, %PCI_P2PDMA_MAP_UNKNOWN if none is cached.
+ */
+enum pci_p2pdma_map_type p2pdma_verdicts_lookup(struct p2pdma_verdicts *vc,
+						struct pci_dev *client,
+						int *distance)
+{
+	unsigned long key = p2pdma_client_key(client);
+	enum pci_p2pdma_map_type map;
+
+	map = p2pdma_last_unpack(READ_ONCE(vc->last), key, distance);
+	if (map == PCI_P2PDMA_MAP_UNKNOWN)
+		map = p2pdma_verdict_decode(xa_load(&vc->xa, key), distance);
+	return map;
+}
+
+/**
+ * p2pdma_verdicts_store() - cache the verdict for a client
+ * @vc: the provider's cache, under rcu_read_lock()
+ * @client: the client
+ * @v: its verdict
+ *
+ * May fail for lack of memory, which only means working the verdict out
+ * again next time.
+ */
+void p2pdma_verdicts_store(struct p2pdma_verdicts *vc, struct pci_dev *client,
+			   const struct p2pdma_verdict *v)
+{
+	unsigned long key = p2pdma_client_key(client);
+	unsigned long flags;
+
+	xa_lock_irqsave(&vc->xa, flags);
+	__xa_store(&vc->xa, key, p2pdma_verdict_encode(v->map, v->distance),
+		   GFP_ATOMIC);
+	WRITE_ONCE(vc->last, p2pdma_last_pack(key, v->map, v->distance));
+	xa_unlock_irqrestore(&vc->xa, flags);
+}
+
+/**
+ * p2pdma_judge() - work out the verdict for a pair of devices
+ * @provider: the device with P2P memory
+ * @client: the device that would DMA to or from it
+ * @verbose: log why a pair is refused or redirected through the host bridge
+ * @v: returns the verdict
+ *
+ * Can run in atomic context, deep in a storage stack, from dma_map_sg(), so
+ * the frame is kept small: the two paths take 384 bytes on 64-bit.
+ */
+void p2pdma_judge(struct pci_dev *provider, struct pci_dev *client,
+		  bool verbose, struct p2pdma_verdict *v)
+{
+	struct p2pdma_path paths[2];
+
+	p2pdma_describe(provider, &paths[0]);
+	p2pdma_describe(client, &paths[1]);
+	p2pdma_decide(&paths[0], &paths[1], p2pdma_cpu_routes_p2p(), v);
+	if (verbose)
+		p2pdma_explain(provider, client, paths, v);
+}
+
+#ifdef CONFIG_PCI_P2PDMA_KUNIT_TEST
+#include "p2pdma_verdict_kunit.h"
+#endif
