@@ -52,6 +52,14 @@
 #define MMAP_LEN		(4UL << 20)
 #define MAX_NTH			4000
 #define BIND_LIMIT_S		60
+/*
+ * Seconds the bind chain may spend on faults.  The probe's own allocations
+ * under pci_p2pdma_add_resource() come first (about 30); after them come
+ * hundreds of allocations whose failure the kernel absorbs without a
+ * message (__GFP_NOWARN attempts with a fallback, such as kvmalloc()'s),
+ * at about 0.5 s a bind under TCG and 5 s with KASAN.
+ */
+#define BIND_BUDGET_S		120
 
 /* A fault attribute knob we change, and its value before. */
 struct knob {
@@ -604,8 +612,13 @@ static int bind_once(struct __test_metadata *_metadata,
 {
 	struct bind_run r;
 	bool bound, p2p;
+	char msg[64];
 	int seen, ret;
 
+	/* so that a splat or a hang in the console log shows its n */
+	snprintf(msg, sizeof(msg), "p2pdma_fail_nth: bind with fail-nth %u\n",
+		 n);
+	p2p_write_str("/dev/kmsg", msg);
 	ret = driver_write("bind", self->bdf, n, &r);
 	if (ret) {
 		TH_LOG("n=%u: bind %s", n, ret == -ETIMEDOUT ? "hung" : "died");
@@ -697,9 +710,12 @@ static int symbol_range(const char *name, unsigned long *start,
  * a failed allocation in ACPI's _PRT evaluation while the device is
  * enabled corrupts ACPICA's reference counts, and the unbind that follows
  * oopses in acpi_ns_repair_PRT() (stock 6.12 as well).  So without the
- * filter the test skips.  Page tables that arch_add_memory() allocates
- * for the BAR's linear map are left alone too (reject-start/reject-end):
- * x86's phys_pmd_init() dereferences a failed one (seen on stock 6.12).
+ * filter the test skips.  Allocations of mm's memremap_pages() are left
+ * alone (reject-start/reject-end): they are mm's, and some of their
+ * failures are not handled gracefully in stock 6.12 either.  x86's
+ * arch_add_memory() tail-calls add_pages(), which warns on any failure to
+ * allocate the BAR's struct pages, and its page tables for the linear map
+ * are dereferenced by phys_pmd_init() even when their allocation failed.
  */
 TEST_F_TIMEOUT(fail_nth, nvme_bind_add_resource, 300)
 {
@@ -708,6 +724,7 @@ TEST_F_TIMEOUT(fail_nth, nvme_bind_add_resource, 300)
 	};
 	char path[PATH_MAX], real[PATH_MAX];
 	unsigned int n, faults = 0, empty = 0;
+	time_t t0;
 	struct fn_state *st = &self->st;
 	unsigned long start = 0, end = 0, rstart = 0, rend = 0;
 	struct bind_run r;
@@ -719,7 +736,7 @@ TEST_F_TIMEOUT(fail_nth, nvme_bind_add_resource, 300)
 		SKIP(return,
 		     "needs CONFIG_FAULT_INJECTION_STACKTRACE_FILTER to fail only pci_p2pdma_add_resource()");
 	ASSERT_EQ(0, symbol_range("pci_p2pdma_add_resource", &start, &end));
-	ASSERT_EQ(0, symbol_range("arch_add_memory", &rstart, &rend));
+	ASSERT_EQ(0, symbol_range("memremap_pages", &rstart, &rend));
 	/* the fixture's teardown restores them */
 	for (i = 0; i < ARRAY_SIZE(filters); i++) {
 		k = &st->knobs[5 + 2 * i];
@@ -756,6 +773,7 @@ TEST_F_TIMEOUT(fail_nth, nvme_bind_add_resource, 300)
 	ASSERT_LE(0, seen);
 	ASSERT_EQ(SEEN_ADDED, seen & (SEEN_ADDED | SEEN_CMB_FAILED));
 
+	t0 = time(NULL);
 	for (n = 1; n < 1000; n++) {
 		seen = bind_once(_metadata, st, n);
 		ASSERT_LE(0, seen);
@@ -768,10 +786,14 @@ TEST_F_TIMEOUT(fail_nth, nvme_bind_add_resource, 300)
 		faults++;
 		if (seen & SEEN_CMB_FAILED)
 			empty++;
+		if (time(NULL) - t0 > BIND_BUDGET_S)
+			break;
 	}
-	TH_LOG("%u faults in pci_p2pdma_add_resource(): %u left no CMB, the rest failed the probe",
-	       faults, empty);
-	ASSERT_LT(0, faults);
+	TH_LOG("%u faults in pci_p2pdma_add_resource(), %s: %u left no CMB, the others did not affect it",
+	       faults, n < 1000 && (seen & 0x100) ? "time budget spent" :
+	       "all of them", empty);
+	/* at least the core's own allocations failed the CMB cleanly */
+	ASSERT_LT(4, empty);
 	ASSERT_GT(1000, n);
 
 	/* and binds cleanly afterwards */
