@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """Summarise build/bench/raw.csv: median and min-max per kernel and metric,
-ratio ours/upstream of the medians, and whether that is better or worse
+ratio new/reference (ours/upstream by default) of the medians, and whether that is better or worse
 (time and memory: lower is better; MiB/s: higher is better)."""
 import csv
+import os
 import statistics
 import sys
 from collections import defaultdict
 
 out = sys.argv[1]
+# The two kernels compared, reference first (scripts/bench-pcp.sh: off on).
+ref, new = os.environ.get("BENCH_KERNELS", "baseline ours").split()
+ref_label = "upstream" if ref == "baseline" else ref
+new_label = new
 vals = defaultdict(lambda: defaultdict(list))
 units = {}
 failed = set()
@@ -29,10 +34,10 @@ def cell(xs):
     return f"{statistics.median(xs):.1f} ({min(xs):.0f}-{max(xs):.0f})"
 
 
-lines = [f"{'metric':44} {'unit':10} {'upstream':>22} {'ours':>22} {'ratio':>7}  verdict"]
+lines = [f"{'metric':44} {'unit':10} {ref_label:>22} {new_label:>22} {'ratio':>7}  verdict"]
 ratios = []
 for metric in sorted(vals):
-    up, ours = vals[metric].get("baseline", []), vals[metric].get("ours", [])
+    up, ours = vals[metric].get(ref, []), vals[metric].get(new, [])
     unit = units[metric]
     ratio, verdict = "n/a", ""
     if up and ours and statistics.median(up) > 0:
@@ -64,7 +69,7 @@ colors = ["tab:green" if (r >= 1 / 1.05 if hb else r <= 1.05) else "tab:red" for
 ax.barh(names, xs, color=colors)
 ax.axvline(1.0, color="black", linewidth=0.8)
 ax.set_xscale("log")
-ax.set_xlabel("ours / upstream (median; time & memory: lower is better, MiB/s: higher is better)")
+ax.set_xlabel(f"{new_label} / {ref_label} (median; time & memory: lower is better, MiB/s: higher is better)")
 ax.invert_yaxis()
 fig.tight_layout()
 fig.savefig(f"{out}/ratios.png", dpi=100)

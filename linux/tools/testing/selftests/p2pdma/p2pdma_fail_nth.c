@@ -789,7 +789,7 @@ TEST_F_TIMEOUT(fail_nth, nvme_bind_add_resource, 300)
 		if (time(NULL) - t0 > BIND_BUDGET_S)
 			break;
 	}
-	TH_LOG("%u faults in pci_p2pdma_add_resource(), %s: %u left no CMB, the others did not affect it",
+	TH_LOG("%u faults under add_resource, %s: %u left no CMB, the others did not affect it",
 	       faults, n < 1000 && (seen & 0x100) ? "time budget spent" :
 	       "all of them", empty);
 	/* at least the core's own allocations failed the CMB cleanly */
