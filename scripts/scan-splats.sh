@@ -16,7 +16,10 @@
 # Deliberate reports are excused, nothing else:
 #  - a fault-injection report ("FAULT_INJECTION: forcing a failure." and the
 #    stack dump after it, up to its "</TASK>" line), which the fail-nth tests
-#    cause on purpose;
+#    cause on purpose, and the kernel's report of an allocation that failed
+#    in the fail-nth test ("p2pdma_fail_nth: vmalloc error: ...", "page
+#    allocation failure", "vmemmap alloc failure"; stock 6.12's genalloc
+#    vzalloc()s without __GFP_NOWARN);
 #  - lines between "P2P-SPLAT-EXPECTED-BEGIN <why>" and
 #    "P2P-SPLAT-EXPECTED-END", which a test writes to /dev/kmsg around an
 #    operation that must WARN (the test itself checks that it did).
@@ -77,6 +80,7 @@ BEGIN {
 	if (line ~ /P2P-SPLAT-EXPECTED-BEGIN/) { xr = 300; next }
 	if (line ~ /P2P-SPLAT-EXPECTED-END|P2P-DMESG-BEGIN|P2P-EXIT:/) xr = 0
 	if (line ~ /FAULT_INJECTION: forcing a failure/) { fr = 100; next }
+	if (line ~ /p2pdma_fail_nth: (vmalloc error|page allocation failure|vmemmap alloc failure):/) { fr = 100; next }
 	hit = 0
 	for (i = 1; i <= np; i++)
 		if (line ~ p[i]) { hit = 1; break }
