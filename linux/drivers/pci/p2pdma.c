@@ -176,6 +176,23 @@ bool p2pdma_drain(struct pci_p2pdma *p2pdma)
 	return any;
 }
 
+/*
+ * p2pdma_take_once(), tried once more after draining the per-CPU caches if
+ * no range had room, so that cached pages never make it fail.  Inline: it
+ * is on the path of every pci_alloc_p2pmem().
+ */
+static inline long __p2pdma_take(struct pci_p2pdma *p2pdma,
+				 unsigned long npages, bool kernel,
+				 struct p2pdma_range **rangep,
+				 unsigned long *pg)
+{
+	long ret = p2pdma_take_once(p2pdma, npages, kernel, rangep, pg);
+
+	if (unlikely(ret == -ENOMEM) && p2pdma_drain(p2pdma))
+		ret = p2pdma_take_once(p2pdma, npages, kernel, rangep, pg);
+	return ret;
+}
+
 /**
  * p2pdma_take() - allocate pages of a provider
  * @p2pdma: the provider's state, under rcu_read_lock()
@@ -193,11 +210,7 @@ bool p2pdma_drain(struct pci_p2pdma *p2pdma)
 long p2pdma_take(struct pci_p2pdma *p2pdma, unsigned long npages, bool kernel,
 		 struct p2pdma_range **rangep, unsigned long *pg)
 {
-	long ret = p2pdma_take_once(p2pdma, npages, kernel, rangep, pg);
-
-	if (ret == -ENOMEM && p2pdma_drain(p2pdma))
-		ret = p2pdma_take_once(p2pdma, npages, kernel, rangep, pg);
-	return ret;
+	return __p2pdma_take(p2pdma, npages, kernel, rangep, pg);
 }
 
 /*
@@ -629,7 +642,7 @@ void *pci_alloc_p2pmem(struct pci_dev *pdev, size_t size)
 	rcu_read_lock();
 	p2pdma = rcu_dereference(pdev->p2pdma);
 	if (p2pdma)
-		n = p2pdma_take(p2pdma, npages, true, &range, &pg);
+		n = __p2pdma_take(p2pdma, npages, true, &range, &pg);
 	rcu_read_unlock();
 	return n > 0 ? p2pdma_range_addr(range, pg) : NULL;
 }

@@ -547,16 +547,9 @@ static void p2pdma_inuse_set(struct p2pdma_pool *pool, unsigned long pg,
 	}
 }
 
-/**
- * p2pdma_pool_holds() - is a span of pages inside a pool?
- * @pool: the pool
- * @pg: first page number
- * @npages: number of pages
- *
- * Return: true if [@pg, @pg + @npages) is a non-empty span inside @pool.
- */
-bool p2pdma_pool_holds(const struct p2pdma_pool *pool, unsigned long pg,
-		       unsigned long npages)
+/* Is [@pg, @pg + @npages) a non-empty span inside @pool? */
+static bool p2pdma_pool_holds(const struct p2pdma_pool *pool,
+			      unsigned long pg, unsigned long npages)
 {
 	const struct p2pdma_buddy *b = pool->buddy;
 

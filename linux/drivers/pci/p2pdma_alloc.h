@@ -168,8 +168,6 @@ int p2pdma_pool_free(struct p2pdma_pool *pool, unsigned long pg,
 int p2pdma_pool_free_mapped(struct p2pdma_pool *pool, unsigned long pg);
 int p2pdma_pool_kfree(struct p2pdma_pool *pool, unsigned long pg,
 		      unsigned long npages);
-bool p2pdma_pool_holds(const struct p2pdma_pool *pool, unsigned long pg,
-		       unsigned long npages);
 unsigned long p2pdma_pool_taken(struct p2pdma_pool *pool);
 unsigned long p2pdma_pool_retire(struct p2pdma_pool *pool);
 
