@@ -18,7 +18,8 @@ echo "bench: small pool $small, large pool $large, client $client ($clientns)"
 [ -n "$small" ] && [ -n "$client" ] || exit 1
 
 # p2p.only=mmap or p2p.only=dio: seven runs of just that user-space row,
-# each printed (the mmap ones with their phases), for looking into one row:
+# each printed (the mmap ones with their phases), for looking into one row;
+# p2p.only=alloc: three runs of the small pool's alloc_free rows:
 # make boot TOPO=bench SUITE=bench P2P_GUEST_ARGS=p2p.only=mmap P2P_MEM=3G
 case "${P2P_ONLY:-}" in
 mmap)
@@ -27,6 +28,13 @@ mmap)
 	exit 0 ;;
 dio)
 	for i in 1 2 3 4 5 6 7; do p2pbench dio "$small" "$clientns" 64 1024; done
+	exit 0 ;;
+alloc)
+	for i in 1 2 3; do
+		insmod /opt/p2p/modules/p2pdma_bench.ko provider="$small" label=pool64M alloc_only=1
+		rmmod p2pdma_bench
+	done
+	dmesg | sed -n 's/.*p2pdma_bench: RESULT \([^=]*\)=\([^ ]*\) \(.*\)$/BENCH: \1 \2 \3/p'
 	exit 0 ;;
 checkerboard)
 	[ -n "$large" ] || exit 1

@@ -50,6 +50,10 @@ static unsigned int checkerboard;
 module_param(checkerboard, uint, 0444);
 MODULE_PARM_DESC(checkerboard, "time failing 8 KiB allocations in a pool with every other page free: 1 also, 2 only");
 
+static bool alloc_only;
+module_param(alloc_only, bool, 0444);
+MODULE_PARM_DESC(alloc_only, "only the alloc_free rows, for looking into them");
+
 #define FRAG_CHUNK	(60 * 1024)	/* kept allocation ... */
 #define FRAG_HOLE	(4 * 1024)	/* ... followed by a 4 KiB hole */
 #define MAP_SEGS	16
@@ -168,17 +172,41 @@ static int alloc_free_thread(void *data)
 	return 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median of @n timings, @n odd. */
+static u64 median_of(u64 *ns, unsigned int n)
+{
+	sort(ns, n, sizeof(*ns), cmp_u64, NULL);
+	return ns[n / 2];
+}
+
 /*
- * ns per alloc+free pair, averaged over @nthreads concurrent threads; @tag
- * ends the row's name.
+ * Median of TRIALS timings: one interrupt or host hiccup under TCG can
+ * double a single loop of a few hundred microseconds.
  */
-static void bench_alloc(struct pci_dev *pdev, unsigned int percent,
-			size_t size, unsigned int nthreads, const char *tag)
+static u64 median(u64 *ns)
+{
+	return median_of(ns, TRIALS);
+}
+
+/*
+ * One timed loop of @nthreads concurrent threads; returns ns per alloc+free
+ * pair, averaged over the threads, and adds their failures to *@failed.
+ * Returns 0 if a thread could not be started.
+ */
+static u64 alloc_trial(struct pci_dev *pdev, size_t size,
+		       unsigned int nthreads, unsigned int *failed)
 {
 	struct worker w[2] = {};
 	DECLARE_COMPLETION_ONSTACK(go);
 	struct task_struct *t;
-	unsigned int i, started, failed = 0;
+	unsigned int i, started;
 	u64 ns = 0;
 
 	for (i = 0; i < nthreads; i++) {
@@ -197,18 +225,44 @@ static void bench_alloc(struct pci_dev *pdev, unsigned int percent,
 	for (i = 0; i < started; i++) {
 		wait_for_completion(&w[i].done);
 		ns += w[i].ns;
-		failed += w[i].failed;
+		*failed += w[i].failed;
 	}
 	if (started < nthreads)
-		return;
+		return 0;
+	return div_u64(ns, iters * nthreads);
+}
+
+/*
+ * ns per alloc+free pair: the median of TRIALS timed loops (one loop of
+ * 2000 small pairs lasts about a millisecond, and one host hiccup under
+ * TCG doubled single loops), or of fewer, but at least three, once the
+ * loops have taken ALLOC_BUDGET_NS: a first-fit search in a fragmented
+ * pool takes about a second per loop.  @tag ends the row's name.
+ */
+#define ALLOC_BUDGET_NS	(2 * NSEC_PER_SEC)
+
+static void bench_alloc(struct pci_dev *pdev, unsigned int percent,
+			size_t size, unsigned int nthreads, const char *tag)
+{
+	unsigned int t, failed = 0;
+	u64 ns[TRIALS], spent = 0;
+
+	for (t = 0; t < TRIALS; t++) {
+		ns[t] = alloc_trial(pdev, size, nthreads, &failed);
+		if (!ns[t])
+			return;
+		spent += ns[t] * iters;
+		if (failed || (t >= 2 && !(t & 1) && spent > ALLOC_BUDGET_NS))
+			break;
+	}
 	if (failed)
 		pr_info("RESULT alloc_free_%s_occ%u_%zuK_t%u%s=FAILED %u of %u\n",
 			label, percent, size / 1024, nthreads, tag, failed,
-			iters * nthreads);
+			iters * nthreads * (t + 1));
 	else
 		pr_info("RESULT alloc_free_%s_occ%u_%zuK_t%u%s=%llu ns/op\n",
 			label, percent, size / 1024, nthreads, tag,
-			div_u64(ns, iters * nthreads));
+			median_of(ns, min(t + 1, TRIALS)));
 }
 
 static void bench_allocator(struct pci_dev *pdev)
@@ -240,23 +294,6 @@ static void bench_allocator(struct pci_dev *pdev)
 		fill_release(&f, false);
 	}
 	kvfree(f.held);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	u64 x = *(const u64 *)a, y = *(const u64 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/*
- * Median of TRIALS timings: one interrupt or host hiccup under TCG can
- * double a single loop of a few hundred microseconds.
- */
-static u64 median(u64 *ns)
-{
-	sort(ns, TRIALS, sizeof(*ns), cmp_u64, NULL);
-	return ns[TRIALS / 2];
 }
 
 static void bench_distance(struct pci_dev *pdev, struct pci_dev *cdev)
@@ -455,6 +492,13 @@ static int __init p2pdma_bench_init(void)
 	 * free block, and under TCG dma_map_sg varied by 20 % between boots
 	 * of one kernel with it (QEMU's software TLB is our suspect).
 	 */
+	if (alloc_only) {
+		pci_dev_put(cdev);
+		bench_allocator(pdev);
+		pci_dev_put(pdev);
+		pr_info("DONE\n");
+		return 0;
+	}
 	if (cdev && checkerboard < 2) {
 		bench_distance(pdev, cdev);
 		bench_dma_map(pdev, cdev);
