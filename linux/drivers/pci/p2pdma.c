@@ -134,9 +134,10 @@ static const struct dev_pagemap_ops p2pdma_pgmap_ops = {
  * @npages.  Called under rcu_read_lock().  Returns the number of pages
  * taken, -ENOMEM if no live range has room, -ENODEV if there is none.
  */
-static long p2pdma_take_once(struct pci_p2pdma *p2pdma, unsigned long npages,
-			     bool kernel, struct p2pdma_range **rangep,
-			     unsigned long *pg)
+static __always_inline long p2pdma_take_once(struct pci_p2pdma *p2pdma,
+					     unsigned long npages, bool kernel,
+					     struct p2pdma_range **rangep,
+					     unsigned long *pg)
 {
 	struct p2pdma_range *range;
 	long n, ret = -ENODEV;
@@ -176,20 +177,32 @@ bool p2pdma_drain(struct pci_p2pdma *p2pdma)
 	return any;
 }
 
+/* No live range had room: drain the caches and try once more. */
+static noinline long p2pdma_take_again(struct pci_p2pdma *p2pdma,
+				       unsigned long npages, bool kernel,
+				       struct p2pdma_range **rangep,
+				       unsigned long *pg)
+{
+	if (!p2pdma_drain(p2pdma))
+		return -ENOMEM;
+	return p2pdma_take_once(p2pdma, npages, kernel, rangep, pg);
+}
+
 /*
  * p2pdma_take_once(), tried once more after draining the per-CPU caches if
  * no range had room, so that cached pages never make it fail.  Inline: it
- * is on the path of every pci_alloc_p2pmem().
+ * is on the path of every pci_alloc_p2pmem(), where under TCG each call
+ * and return costs a lookup.
  */
-static inline long __p2pdma_take(struct pci_p2pdma *p2pdma,
-				 unsigned long npages, bool kernel,
-				 struct p2pdma_range **rangep,
-				 unsigned long *pg)
+static __always_inline long __p2pdma_take(struct pci_p2pdma *p2pdma,
+					  unsigned long npages, bool kernel,
+					  struct p2pdma_range **rangep,
+					  unsigned long *pg)
 {
 	long ret = p2pdma_take_once(p2pdma, npages, kernel, rangep, pg);
 
-	if (unlikely(ret == -ENOMEM) && p2pdma_drain(p2pdma))
-		ret = p2pdma_take_once(p2pdma, npages, kernel, rangep, pg);
+	if (unlikely(ret == -ENOMEM))
+		ret = p2pdma_take_again(p2pdma, npages, kernel, rangep, pg);
 	return ret;
 }
 
