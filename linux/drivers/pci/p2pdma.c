@@ -4,7 +4,7 @@
  *
  * A provider driver registers ranges of one of its BARs.  Each range gets
  * ZONE_DEVICE struct pages (MEMORY_DEVICE_PCI_P2PDMA) and a page pool
- * (p2pdma_alloc.c).  Clients allocate from it in the kernel
+ * (p2pdma_pool.c).  Clients allocate from it in the kernel
  * (pci_alloc_p2pmem() and friends) or user space maps it through
  * p2pmem/allocate (p2pdma_user.c); the DMA mapping code asks
  * pci_p2pdma_map_segment() how a client reaches those pages, which the

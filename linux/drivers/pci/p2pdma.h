@@ -2,8 +2,9 @@
 /*
  * What the files of the PCI P2PDMA core share: the state of a provider and
  * of its memory ranges.  p2pdma.c owns both; p2pdma_user.c maps their
- * pages into user space.  The layers below, p2pdma_alloc.c and
- * p2pdma_verdict.c (with p2pdma_route.c), know nothing of either.
+ * pages into user space.  The layers below, p2pdma_pool.c (with
+ * p2pdma_buddy.c) and p2pdma_verdict.c (with p2pdma_route.c), know nothing
+ * of either.
  */
 #ifndef _DRIVERS_PCI_P2PDMA_H
 #define _DRIVERS_PCI_P2PDMA_H
@@ -12,7 +13,7 @@
 #include <linux/memremap.h>
 #include <linux/spinlock.h>
 
-#include "p2pdma_alloc.h"
+#include "p2pdma_pool.h"
 #include "p2pdma_verdict.h"
 
 struct pci_dev;

@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * PCI P2PDMA page allocator (p2pdma_alloc.c): a buddy allocator over page
- * numbers whose free blocks sit in hierarchical bitmaps, and the pool of
- * one memory range built on it (per-CPU caches of small blocks, bitmaps of
- * allocated pages).  Nothing here knows about PCI or struct page; the core
- * numbers pages by bus page frame number.
+ * PCI P2PDMA pool (p2pdma_pool.c): the allocator of one p2pmem range, with
+ * per-CPU caches of small blocks and bitmaps of allocated pages, on top of
+ * the range's buddy allocator.
  */
-#ifndef _DRIVERS_PCI_P2PDMA_ALLOC_H
-#define _DRIVERS_PCI_P2PDMA_ALLOC_H
+#ifndef _DRIVERS_PCI_P2PDMA_POOL_H
+#define _DRIVERS_PCI_P2PDMA_POOL_H
 
 #include <linux/atomic.h>
 #include <linux/bits.h>
@@ -16,52 +14,7 @@
 #include <linux/types.h>
 #include <linux/workqueue.h>
 
-/* Depth of a hierarchical bitmap: 64^8 = 2^48 leaf bits at most. */
-#define P2PDMA_HBM_LEVELS	8
-
-/**
- * struct p2pdma_hbm - hierarchical bitmap holding the free blocks of one order
- * @lvl: the levels, from the leaf bitmap (entry 0 of @lvl) up to the
- *	single-word top level (entry @top); bit i of a summary level is set
- *	when word i of the level below it is not zero
- * @nbits: number of leaf bits
- * @first: block number (at this order) of leaf bit 0
- * @top: index of the top level, which is a single word
- */
-struct p2pdma_hbm {
-	unsigned long *lvl[P2PDMA_HBM_LEVELS];
-	unsigned long nbits;
-	unsigned long first;
-	unsigned int top;
-};
-
-/**
- * struct p2pdma_buddy - buddy allocator over a range of page numbers
- * @origin: first page number of the range
- * @npages: number of pages in the range
- * @nfree: number of free pages
- * @max_order: largest block order that fits in the range
- * @nonempty: bit n is set when some block of order n is free
- * @freemap: one bit per page, set while the page is free here (bit 0 for
- *	@origin); p2pdma_buddy_alloc_fit() looks for runs of free pages in it
- * @store: backing memory of every bitmap
- * @order: free blocks, one hierarchical bitmap per order
- *
- * Page numbers are absolute (the glue uses bus page frame numbers), and a
- * block of order n starts at a page number that is a multiple of 2^n, so
- * power-of-two allocations are naturally aligned in the bus address space.
- * Not locked: the caller serialises every call on one allocator.
- */
-struct p2pdma_buddy {
-	unsigned long origin;
-	unsigned long npages;
-	unsigned long nfree;
-	unsigned int max_order;
-	unsigned long nonempty;
-	unsigned long *freemap;
-	unsigned long *store;
-	struct p2pdma_hbm order[];
-};
+#include "p2pdma_buddy.h"
 
 /* Blocks of order 0 to this (64 KiB with 4 KiB pages) are cached per CPU. */
 #define P2PDMA_PCP_MAX_ORDER	4
@@ -140,21 +93,6 @@ static inline bool p2pdma_pool_cacheable(unsigned long npages)
 	return npages <= BIT(P2PDMA_PCP_MAX_ORDER) && is_power_of_2(npages);
 }
 
-struct p2pdma_buddy *p2pdma_buddy_create(unsigned long origin,
-					 unsigned long npages, int nid);
-void p2pdma_buddy_destroy(struct p2pdma_buddy *b);
-bool p2pdma_buddy_alloc(struct p2pdma_buddy *b, unsigned long npages,
-			unsigned long *first);
-bool p2pdma_buddy_alloc_fit(struct p2pdma_buddy *b, unsigned long npages,
-			    unsigned long *first);
-unsigned long p2pdma_buddy_alloc_upto(struct p2pdma_buddy *b,
-				      unsigned long max_pages,
-				      unsigned long *first);
-void p2pdma_buddy_free(struct p2pdma_buddy *b, unsigned long first,
-		       unsigned long npages);
-unsigned long p2pdma_find_run(const unsigned long *map, unsigned long nbits,
-			      unsigned long n);
-
 int p2pdma_pool_init(struct p2pdma_pool *pool, unsigned long first,
 		     unsigned long npages, int nid);
 void p2pdma_pool_exit(struct p2pdma_pool *pool);
@@ -171,4 +109,4 @@ int p2pdma_pool_kfree(struct p2pdma_pool *pool, unsigned long pg,
 unsigned long p2pdma_pool_taken(struct p2pdma_pool *pool);
 unsigned long p2pdma_pool_retire(struct p2pdma_pool *pool);
 
-#endif /* _DRIVERS_PCI_P2PDMA_ALLOC_H */
+#endif /* _DRIVERS_PCI_P2PDMA_POOL_H */

@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Regenerate the build-glue patches of patches/ (Makefile, Kconfig,
+MAINTAINERS and the selftests TARGETS) from the pristine tree.
+
+Each patch is one step of kernel/series.map: it builds the files that step
+adds and lists them in MAINTAINERS.  The edits are written here as small
+Python functions applied in order; each patch is the diff between the tree
+before and after its step.  Run from the top of the repository after
+scripts/assemble.sh has made build/pristine:
+
+    scripts/gen-patches.py
+"""
+import difflib
+import os
+import subprocess
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PRISTINE = os.path.join(TOP, "build", "pristine")
+FILES = ["drivers/pci/Kconfig", "drivers/pci/Makefile", "MAINTAINERS",
+         "tools/testing/selftests/Makefile"]
+
+
+def author():
+    def cfg(k):
+        return subprocess.run(["git", "-C", TOP, "config", k], check=True,
+                              capture_output=True, text=True).stdout.strip()
+    return "%s <%s>" % (cfg("user.name"), cfg("user.email"))
+
+
+def insert_after(text, anchor, new):
+    assert anchor in text, anchor
+    return text.replace(anchor, anchor + new, 1)
+
+
+def replace(text, old, new):
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+MK_ANCHOR = "obj-$(CONFIG_PCI_P2PDMA)\t+= p2pdma.o\n"
+MT_ANCHOR = "F:\tDocumentation/driver-api/pci/p2pdma.rst\n"
+KUNIT_KCONFIG = """
+config PCI_P2PDMA_KUNIT_TEST
+	bool "KUnit tests for PCI peer-to-peer DMA" if !KUNIT_ALL_TESTS
+	depends on KUNIT=y && PCI_P2PDMA
+	default KUNIT_ALL_TESTS
+	help
+	  Unit tests for the P2PDMA routing policy, the P2P memory
+	  allocator, the verdict cache and the configfs enable helpers.
+	  They need no P2P-capable hardware.
+
+	  If unsure, say N.
+"""
+
+
+def make_line(f, obj):
+    """Add obj after the last p2pdma object line of the Makefile."""
+    t = f["drivers/pci/Makefile"]
+    lines = t.split("\n")
+    last = max(i for i, l in enumerate(lines)
+               if l.startswith("obj-$(CONFIG_PCI_P2PDMA)"))
+    lines.insert(last + 1, "obj-$(CONFIG_PCI_P2PDMA)\t+= %s" % obj)
+    f["drivers/pci/Makefile"] = "\n".join(lines)
+
+
+def maint_f(f, pattern):
+    """Add an F: line to the P2PDMA entry, in sorted order."""
+    t = f["MAINTAINERS"]
+    start = t.index("PCI PEER-TO-PEER DMA (P2PDMA)\n")
+    end = t.index("\n\n", start)
+    entry = t[start:end].split("\n")
+    fl = [l for l in entry if l.startswith("F:\t")]
+    rest = [l for l in entry if not l.startswith("F:\t")]
+    fl.append("F:\t" + pattern)
+    fl.sort()
+    f["MAINTAINERS"] = t[:start] + "\n".join(rest + fl) + t[end:]
+
+
+def step_route(f):
+    make_line(f, "p2pdma_route.o")
+    f["drivers/pci/Kconfig"] = insert_after(
+        f["drivers/pci/Kconfig"], P2PDMA_HELP_END, KUNIT_KCONFIG)
+    f["MAINTAINERS"] = insert_after(
+        f["MAINTAINERS"], "PCI PEER-TO-PEER DMA (P2PDMA)\n"
+        "M:\tBjorn Helgaas <bhelgaas@google.com>\n"
+        "M:\tLogan Gunthorpe <logang@deltatee.com>\n",
+        "M:\t%s\n" % author())
+    maint_f(f, "drivers/pci/.kunitconfig")
+    maint_f(f, "drivers/pci/p2pdma*_kunit.h")
+    maint_f(f, "drivers/pci/p2pdma_route.*")
+
+
+def step_buddy(f):
+    make_line(f, "p2pdma_buddy.o")
+    maint_f(f, "drivers/pci/p2pdma_buddy.*")
+
+
+def step_pool(f):
+    make_line(f, "p2pdma_pool.o")
+    maint_f(f, "drivers/pci/p2pdma_pool.*")
+
+
+def step_verdict(f):
+    make_line(f, "p2pdma_verdict.o")
+    maint_f(f, "drivers/pci/p2pdma_verdict.*")
+
+
+def step_core(f):
+    f["drivers/pci/Kconfig"] = replace(
+        f["drivers/pci/Kconfig"],
+        "\tdepends on 64BIT\n\tselect GENERIC_ALLOCATOR\n",
+        "\tdepends on 64BIT\n")
+    make_line(f, "p2pdma_user.o")
+    f["MAINTAINERS"] = replace(f["MAINTAINERS"],
+                               "F:\tdrivers/pci/p2pdma.c\n",
+                               "F:\tdrivers/pci/p2pdma.[ch]\n")
+    maint_f(f, "drivers/pci/p2pdma_user.c")
+
+
+def step_selftests(f):
+    f["tools/testing/selftests/Makefile"] = insert_after(
+        f["tools/testing/selftests/Makefile"], "TARGETS += nsfs\n",
+        "TARGETS += p2pdma\n")
+    maint_f(f, "tools/testing/p2pdma/")
+    maint_f(f, "tools/testing/selftests/p2pdma/")
+
+
+# End of the PCI_P2PDMA entry's help, after which the KUnit symbol goes.
+P2PDMA_HELP_END = None
+
+STEPS = [
+    ("0001-pci-p2pdma-route.patch", step_route,
+     "PCI/P2PDMA: build the routing policy and its KUnit suite",
+     """Builds drivers/pci/p2pdma_route.o, the routing policy as a pure
+function, and adds PCI_P2PDMA_KUNIT_TEST.  Each KUnit suite of the
+P2PDMA core is a header included at the end of the file it tests (as
+mm/damon does), so that it can reach static functions: production builds
+carry no test hooks and export nothing for the tests.  So the symbol is
+a bool that needs KUnit built in.  The files, the suites,
+drivers/pci/.kunitconfig and a maintainer join the P2PDMA entry of
+MAINTAINERS."""),
+    ("0002-pci-p2pdma-buddy.patch", step_buddy,
+     "PCI/P2PDMA: build the buddy allocator",
+     """Builds drivers/pci/p2pdma_buddy.o, the buddy allocator over page
+numbers, and lists its files in MAINTAINERS."""),
+    ("0003-pci-p2pdma-pool.patch", step_pool,
+     "PCI/P2PDMA: build the pool of a range",
+     """Builds drivers/pci/p2pdma_pool.o, the allocator of one p2pmem range
+(per-CPU caches, checked frees) on top of the buddy allocator, and lists
+its files in MAINTAINERS."""),
+    ("0004-pci-p2pdma-verdict.patch", step_verdict,
+     "PCI/P2PDMA: build the verdicts",
+     """Builds drivers/pci/p2pdma_verdict.o (path descriptions of real devices,
+refusal messages, the verdict cache) and lists its files in MAINTAINERS."""),
+    ("0005-pci-p2pdma-core.patch", step_core,
+     "PCI/P2PDMA: build the user mapping, stop selecting GENERIC_ALLOCATOR",
+     """Builds drivers/pci/p2pdma_user.o (sysfs p2pmem/ and its mmap) and lists
+it and the core's private header in MAINTAINERS.  The core now allocates
+p2pmem from its own buddy allocator, so it no longer needs genalloc."""),
+    ("0006-selftests-p2pdma.patch", step_selftests,
+     "selftests: add p2pdma to TARGETS, cover it in MAINTAINERS",
+     """Build and run the P2PDMA selftests with the others.  The test and
+benchmark modules live in tools/testing/p2pdma/, the kselftests that
+drive them in tools/testing/selftests/p2pdma/."""),
+]
+
+
+def main():
+    global P2PDMA_HELP_END
+    f = {}
+    for name in FILES:
+        with open(os.path.join(PRISTINE, name)) as fh:
+            f[name] = fh.read()
+    k = f["drivers/pci/Kconfig"]
+    start = k.index("config PCI_P2PDMA\n")
+    end = k.index("\t  If unsure, say N.\n", start) + len("\t  If unsure, say N.\n")
+    P2PDMA_HELP_END = k[start:end]
+    who = author()
+    names = []
+    for fname, step, subject, body in STEPS:
+        before = dict(f)
+        step(f)
+        diff = []
+        for name in ["drivers/pci/Kconfig", "drivers/pci/Makefile",
+                     "tools/testing/selftests/Makefile", "MAINTAINERS"]:
+            if before[name] == f[name]:
+                continue
+            d = list(difflib.unified_diff(
+                before[name].splitlines(True), f[name].splitlines(True),
+                "a/" + name, "b/" + name, n=3))
+            d[0] = "--- a/%s\n" % name
+            d[1] = "+++ b/%s\n" % name
+            diff.append("diff --git a/%s b/%s\n" % (name, name) + "".join(d))
+        text = ("From: %s\nSubject: [PATCH] %s\n\n%s\n\nSigned-off-by: %s\n\n---\n"
+                % (who, subject, body, who)) + "".join(diff)
+        with open(os.path.join(TOP, "patches", fname), "w") as fh:
+            fh.write(text)
+        names.append(fname)
+    with open(os.path.join(TOP, "patches", "series"), "w") as fh:
+        fh.write("\n".join(names) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
