@@ -8,7 +8,8 @@
 #   make kernel / baseline      just build our / the upstream kernel
 #   make boot TOPO=<name> SUITE=test|run [KERNEL=...]   one guest run
 #   make bench     the same measurements on upstream and ours, one table
-#   make series    export the git format-patch series (BUILD_EACH=1: build each step)
+#   make series    export the git format-patch series (BUILD_EACH=1: build each step,
+#                  BOOT_EACH=1: build and boot each step)
 #   make deb       Debian packages of our kernel + install/boot check
 #   make check     static checks only
 #   make expected  rewrite vm/expected/<flavour>/* from the last make test

@@ -119,11 +119,14 @@ def step_core(f):
     maint_f(f, "drivers/pci/p2pdma_user.c")
 
 
+def step_testmod(f):
+    maint_f(f, "tools/testing/p2pdma/")
+
+
 def step_selftests(f):
     f["tools/testing/selftests/Makefile"] = insert_after(
         f["tools/testing/selftests/Makefile"], "TARGETS += nsfs\n",
         "TARGETS += p2pdma\n")
-    maint_f(f, "tools/testing/p2pdma/")
     maint_f(f, "tools/testing/selftests/p2pdma/")
 
 
@@ -159,11 +162,15 @@ refusal messages, the verdict cache) and lists its files in MAINTAINERS."""),
      """Builds drivers/pci/p2pdma_user.o (sysfs p2pmem/ and its mmap) and lists
 it and the core's private header in MAINTAINERS.  The core now allocates
 p2pmem from its own buddy allocator, so it no longer needs genalloc."""),
-    ("0006-selftests-p2pdma.patch", step_selftests,
+    ("0006-p2pdma-test-modules.patch", step_testmod,
+     "PCI/P2PDMA: cover the test modules in MAINTAINERS",
+     """The test and benchmark modules of the P2PDMA API live in
+tools/testing/p2pdma/; list them in the P2PDMA entry."""),
+    ("0007-selftests-p2pdma.patch", step_selftests,
      "selftests: add p2pdma to TARGETS, cover it in MAINTAINERS",
-     """Build and run the P2PDMA selftests with the others.  The test and
-benchmark modules live in tools/testing/p2pdma/, the kselftests that
-drive them in tools/testing/selftests/p2pdma/."""),
+     """Build and run the P2PDMA selftests with the others.  They drive the
+test module of tools/testing/p2pdma/ and live in
+tools/testing/selftests/p2pdma/."""),
 ]
 
 

@@ -6,7 +6,7 @@
 # letter, one commit per line of kernel/series.map.  Then checks that every
 # patch passes checkpatch --strict, that the series applies with git am and
 # with quilt to a pristine tree, and (BUILD_EACH=1) that every step builds
-# with the test config.
+# with the test config; BOOT_EACH=1 also boots every step (boot_step).
 #
 # Output: build/series/out/*.patch
 set -euo pipefail
@@ -130,6 +130,31 @@ fi
 rm -rf "$work/quilt"
 git -C "$tree" checkout -q p2pdma
 
+# BOOT_EACH=1: boot the step just built in the switch topology with the
+# test initramfs of ours (make test builds it) and the guest suite "step":
+# the main job must pass (on upstream's core before the switch, on ours
+# after), every KUnit case the step has must pass, and the console must
+# have no kernel splat (boot.sh fails then).
+boot_step() {
+	local log=$top/build/vm/ours-switch-step.log n bad_cases
+	if ! P2P_KERNEL_IMAGE=$obj/arch/x86/boot/bzImage \
+		"$top/vm/boot.sh" ours switch step 900 > /dev/null 2>&1; then
+		echo "series: BOOT FAILS: $1 (see ${log#$top/})"
+		cp "$log" "$work/boot-fail-$(git -C "$tree" log -1 --format=%h).log" 2>/dev/null
+		return 1
+	fi
+	n=$(grep -c '^P2P-RESULT: ok kunit\.pci_p2pdma' "$log" || true)
+	bad_cases=$(grep -c '^P2P-RESULT: not ok' "$log" || true)
+	if [ "$bad_cases" -ne 0 ]; then
+		echo "series: BOOT FAILS: $1 ($bad_cases failing results, see ${log#$top/})"
+		return 1
+	fi
+	echo "series: boots: $1 ($n P2PDMA KUnit cases pass, make run's job passes)"
+}
+
+[ -z "${BOOT_EACH:-}" ] || BUILD_EACH=1
+[ -z "${BOOT_EACH:-}" ] || [ -f "$top/build/ours/initramfs.cpio.gz" ] ||
+	{ echo "series: BOOT_EACH needs build/ours/initramfs.cpio.gz (make test or make initramfs)" >&2; exit 1; }
 if [ -n "${BUILD_EACH:-}" ]; then
 	export CCACHE_DIR=${CCACHE_DIR:-/var/cache/p2pdma-ccache}
 	export CCACHE_BASEDIR=$top/build
@@ -140,11 +165,13 @@ if [ -n "${BUILD_EACH:-}" ]; then
 	for c in $(git -C "$tree" rev-list --reverse base..p2pdma); do
 		git -C "$tree" checkout -q "$c"
 		make -s -C "$tree" O="$obj" KCONFIG_ALLCONFIG="$obj/fragment" allnoconfig >/dev/null
+		subject=$(git -C "$tree" log -1 --format=%s "$c")
 		if flock "${P2P_BUILD_LOCK:-/tmp/p2p-build.lock}" make -s -C "$tree" O="$obj" -j"$(nproc)" \
 			CC="ccache gcc" bzImage > "$obj/build.log" 2>&1; then
-			echo "series: builds: $(git -C "$tree" log -1 --format=%s "$c")"
+			echo "series: builds: $subject"
+			[ -z "${BOOT_EACH:-}" ] || boot_step "$subject" || bad=1
 		else
-			echo "series: BUILD FAILS: $(git -C "$tree" log -1 --format=%s "$c")"; bad=1
+			echo "series: BUILD FAILS: $subject"; bad=1
 		fi
 	done
 	git -C "$tree" checkout -q p2pdma

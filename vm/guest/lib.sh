@@ -13,6 +13,24 @@ result() {
 	esac
 }
 
+# One result per case of the KUnit suites that ran at boot (built in).
+kunit_results() {
+	local dir suite line name
+	for dir in /sys/kernel/debug/kunit/*/; do
+		[ -f "$dir/results" ] || continue
+		suite=$(basename "$dir")
+		# Test cases are the KTAP lines indented by exactly four spaces.
+		grep -E '^    (not )?ok [0-9]+ ' "$dir/results" | while read -r line; do
+			name=$(echo "$line" | sed -E 's/^(not )?ok [0-9]+ ([^ #]+).*/\2/')
+			case "$line" in
+			*"# SKIP"*) result skip "kunit.$suite.$name" "${line#*# SKIP}" ;;
+			"not ok"*) result fail "kunit.$suite.$name" ;;
+			*) result ok "kunit.$suite.$name" ;;
+			esac
+		done
+	done
+}
+
 # PCI address of an NVMe controller (nvme0 -> 0000:03:00.0).
 ctrl_bdf() {
 	basename "$(readlink -f "/sys/class/nvme/$1/device")"
