@@ -164,10 +164,12 @@ if [ -n "${BUILD_EACH:-}" ]; then
 	cat "$top/kernel/p2pdma-test.config" "$top/kernel/ours.config" > "$obj/fragment"
 	for c in $(git -C "$tree" rev-list --reverse base..p2pdma); do
 		git -C "$tree" checkout -q "$c"
-		make -s -C "$tree" O="$obj" KCONFIG_ALLCONFIG="$obj/fragment" allnoconfig >/dev/null
+		# LOCALVERSION set (empty): no "+" for an untagged git tree, so
+		# that the test initramfs's modules load in BOOT_EACH.
+		make -s -C "$tree" O="$obj" LOCALVERSION= KCONFIG_ALLCONFIG="$obj/fragment" allnoconfig >/dev/null
 		subject=$(git -C "$tree" log -1 --format=%s "$c")
 		if flock "${P2P_BUILD_LOCK:-/tmp/p2p-build.lock}" make -s -C "$tree" O="$obj" -j"$(nproc)" \
-			CC="ccache gcc" bzImage > "$obj/build.log" 2>&1; then
+			LOCALVERSION= CC="ccache gcc" bzImage > "$obj/build.log" 2>&1; then
 			echo "series: builds: $subject"
 			[ -z "${BOOT_EACH:-}" ] || boot_step "$subject" || bad=1
 		else

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * KUnit suite of the P2PDMA configfs helpers, included at the end of
- * p2pdma.c when CONFIG_PCI_P2PDMA_KUNIT_TEST is set.
+ * KUnit suites of the P2PDMA core, included at the end of p2pdma.c when
+ * CONFIG_PCI_P2PDMA_KUNIT_TEST is set: the configfs helpers, and the
+ * argument checks of the exported functions.
  */
 #ifndef _DRIVERS_PCI_P2PDMA_KUNIT_H
 #define _DRIVERS_PCI_P2PDMA_KUNIT_H
@@ -95,6 +96,19 @@ out:
 	pci_dev_put(pdev);
 }
 
+/*
+ * No clients, or a negative count, is a refusal without looking at the
+ * provider.  Upstream returns -1 for 0 clients but 0 (a distance) for a
+ * negative count; ours refuses both.
+ */
+static void p2pdma_test_distance_no_clients(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance_many(NULL, NULL, 0, false), -1);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance_many(NULL, NULL, -1, true), -1);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance_many(NULL, NULL, INT_MIN, false),
+			-1);
+}
+
 static struct kunit_case p2pdma_enable_cases[] = {
 	KUNIT_CASE_PARAM(p2pdma_test_enable_store, enable_gen_params),
 	KUNIT_CASE(p2pdma_test_enable_show),
@@ -107,6 +121,16 @@ static struct kunit_suite p2pdma_enable_suite = {
 	.test_cases = p2pdma_enable_cases,
 };
 
-kunit_test_suite(p2pdma_enable_suite);
+static struct kunit_case p2pdma_core_cases[] = {
+	KUNIT_CASE(p2pdma_test_distance_no_clients),
+	{}
+};
+
+static struct kunit_suite p2pdma_core_suite = {
+	.name = "pci_p2pdma_core",
+	.test_cases = p2pdma_core_cases,
+};
+
+kunit_test_suites(&p2pdma_enable_suite, &p2pdma_core_suite);
 
 #endif /* _DRIVERS_PCI_P2PDMA_KUNIT_H */

@@ -124,21 +124,11 @@ static void p2pdma_test_verdict_last(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dist, 7);
 }
 
-/* No clients is a refusal without looking at the provider (upstream: -1). */
-static void p2pdma_test_distance_no_clients(struct kunit *test)
-{
-	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance_many(NULL, NULL, 0, false), -1);
-	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance_many(NULL, NULL, -1, true), -1);
-	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance_many(NULL, NULL, INT_MIN, false),
-			-1);
-}
-
 static struct kunit_case p2pdma_verdict_cases[] = {
 	KUNIT_CASE(p2pdma_test_verdict_encoding),
 	KUNIT_CASE(p2pdma_test_verdict_key),
 	KUNIT_CASE(p2pdma_test_verdict_xarray),
 	KUNIT_CASE(p2pdma_test_verdict_last),
-	KUNIT_CASE(p2pdma_test_distance_no_clients),
 	{}
 };
 
