@@ -18,8 +18,51 @@ import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRISTINE = os.path.join(TOP, "build", "pristine")
+ABI = "Documentation/ABI/testing/sysfs-bus-pci"
 FILES = ["drivers/pci/Kconfig", "drivers/pci/Makefile", "MAINTAINERS",
-         "tools/testing/selftests/Makefile"]
+         "tools/testing/selftests/Makefile", ABI]
+PEERS_ABI = """
+What:		/sys/bus/pci/devices/.../p2pmem/peers
+Date:		December 2026
+Contact:	linux-pci@vger.kernel.org
+Description:
+		The peer-to-peer DMA verdict between this device's p2pmem and
+		every PCI function that could be a DMA client of it (every
+		function that is not a bridge, this device included), one
+		line each, in the order of the PCI device list:
+
+		  <client> <map> <distance> <reason>
+
+		<client> is the PCI address of the function, as in
+		/sys/bus/pci/devices.  <map> says how a DMA mapping of this
+		device's p2pmem for that client is made: "bus_addr" (the
+		traffic stays below a common upstream device and the client
+		is given PCI bus addresses), "thru_host_bridge" (the traffic
+		crosses the host bridge and is mapped as system memory is),
+		or "not_supported" (refused: the mapping fails).  <distance>
+		is what pci_p2pdma_distance() returns for the pair: hops from
+		either device up to their common upstream device, or the sum
+		of both paths to the host bridge, and -1 when refused.
+		<reason> is the rest of the line: clauses separated by "; ",
+		each one of
+
+		  same device
+		  common upstream device <PCI address>
+		  no common upstream device
+		  ACS <bits> on <PCI address>
+		  the CPU routes peer-to-peer traffic through its host bridges
+		  host bridge <PCI address> (<vendor>:<device>) on the allow list
+		  host bridge <PCI address> (<vendor>:<device>) not on the allow list
+		  host bridge <PCI address> (<vendor>:<device>) only allowed with both devices below it
+		  host bridge above the <provider|client> has no device to look up in the allow list
+		  PCI hierarchy deeper than 16 levels
+
+		where <bits> are the ACS redirect controls set on a port on
+		the way (RR, CR, EC, joined by "+"), one clause per port,
+		which pci=disable_acs_redir= can clear.  The verdict is
+		worked out when the file is read; a reader that needs one
+		pair greps for its address.
+"""
 
 
 def author():
@@ -108,6 +151,10 @@ def step_verdict(f):
 
 
 def step_core(f):
+    f[ABI] = insert_after(
+        f[ABI],
+        "\t\tThis memory can be used in O_DIRECT calls to NVMe backed\n"
+        "\t\tfiles for Peer-to-Peer copies.\n", PEERS_ABI)
     f["drivers/pci/Kconfig"] = replace(
         f["drivers/pci/Kconfig"],
         "\tdepends on 64BIT\n\tselect GENERIC_ALLOCATOR\n",
@@ -161,7 +208,9 @@ refusal messages, the verdict cache) and lists its files in MAINTAINERS."""),
      "PCI/P2PDMA: build the user mapping, stop selecting GENERIC_ALLOCATOR",
      """Builds drivers/pci/p2pdma_user.o (sysfs p2pmem/ and its mmap) and lists
 it and the core's private header in MAINTAINERS.  The core now allocates
-p2pmem from its own buddy allocator, so it no longer needs genalloc."""),
+p2pmem from its own buddy allocator, so it no longer needs genalloc.
+Documents the new p2pmem/peers file, the verdict of every possible
+client, in the sysfs ABI."""),
     ("0006-p2pdma-test-modules.patch", step_testmod,
      "PCI/P2PDMA: cover the test modules in MAINTAINERS",
      """The test and benchmark modules of the P2PDMA API live in
@@ -191,7 +240,7 @@ def main():
         step(f)
         diff = []
         for name in ["drivers/pci/Kconfig", "drivers/pci/Makefile",
-                     "tools/testing/selftests/Makefile", "MAINTAINERS"]:
+                     "tools/testing/selftests/Makefile", ABI, "MAINTAINERS"]:
             if before[name] == f[name]:
                 continue
             d = list(difflib.unified_diff(

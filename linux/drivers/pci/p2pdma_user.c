@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * PCI P2PDMA in user space: the p2pmem/ sysfs directory of a provider
- * (size, available, published) and p2pmem/allocate, whose mmap() hands
- * fresh P2P memory to user space, e.g. as an O_DIRECT buffer.
+ * (size, available, published, the verdict of every possible client in
+ * peers) and p2pmem/allocate, whose mmap() hands fresh P2P memory to user
+ * space, e.g. as an O_DIRECT buffer.
  */
 
 #include <linux/mm.h>
@@ -10,7 +11,9 @@
 #include <linux/pci-p2pdma.h>
 #include <linux/percpu-refcount.h>
 #include <linux/rcupdate.h>
+#include <linux/seq_buf.h>
 #include <linux/sizes.h>
+#include <linux/slab.h>
 #include <linux/sysfs.h>
 
 #include "p2pdma.h"
@@ -220,6 +223,82 @@ static struct bin_attribute p2pmem_alloc_attr = {
 	.size = SZ_1T,
 };
 
+/* Room for one line of p2pmem/peers; the longest reasons have 4 clauses. */
+#define P2PMEM_PEER_LINE	384
+
+/* Bridges forward TLPs; every other function may be a DMA client. */
+static bool p2pmem_peer_candidate(struct pci_dev *pdev)
+{
+	return (pdev->class >> 16) != PCI_BASE_CLASS_BRIDGE;
+}
+
+/*
+ * The whole list, written into a buffer for each read() call: a reader
+ * such as cat that reads it through in a few calls sees one list unless a
+ * device comes or goes meanwhile.
+ */
+static char *p2pmem_peers_text(struct pci_dev *provider, size_t *used)
+{
+	struct p2pdma_path *paths;
+	struct pci_dev *client = NULL;
+	unsigned int n = 0, tries;
+	struct seq_buf sb;
+	char *text = NULL;
+	size_t len;
+
+	for_each_pci_dev(client)
+		n++;
+	len = (n + 1) * P2PMEM_PEER_LINE;
+	paths = kmalloc_array(2, sizeof(*paths), GFP_KERNEL);
+	if (!paths)
+		return NULL;
+	/* Devices added meanwhile, or long reasons: try with more room. */
+	for (tries = 0; tries < 3; tries++, len *= 2) {
+		text = kvmalloc(len, GFP_KERNEL);
+		if (!text)
+			break;
+		seq_buf_init(&sb, text, len);
+		for_each_pci_dev(client)
+			if (p2pmem_peer_candidate(client))
+				p2pdma_print_peer(&sb, provider, client, paths);
+		if (!seq_buf_has_overflowed(&sb))
+			break;
+		kvfree(text);
+		text = NULL;
+	}
+	kfree(paths);
+	if (text)
+		*used = seq_buf_used(&sb);
+	return text;
+}
+
+static ssize_t p2pmem_peers_read(struct file *filp, struct kobject *kobj,
+				 struct bin_attribute *attr, char *buf,
+				 loff_t off, size_t count)
+{
+	struct pci_dev *provider = to_pci_dev(kobj_to_dev(kobj));
+	size_t used;
+	ssize_t ret;
+	char *text;
+
+	text = p2pmem_peers_text(provider, &used);
+	if (!text)
+		return -ENOMEM;
+	ret = memory_read_from_buffer(buf, count, &off, text, used);
+	kvfree(text);
+	return ret;
+}
+
+/*
+ * p2pmem/peers: the verdict of every device that could be a client of this
+ * provider (Documentation/ABI/testing/sysfs-bus-pci).  World-readable, as
+ * lspci's view of the topology is.
+ */
+static struct bin_attribute p2pmem_peers_attr = {
+	.attr = { .name = "peers", .mode = 0444 },
+	.read = p2pmem_peers_read,
+};
+
 static struct attribute *p2pmem_attrs[] = {
 	&dev_attr_size.attr,
 	&dev_attr_available.attr,
@@ -229,6 +308,7 @@ static struct attribute *p2pmem_attrs[] = {
 
 static struct bin_attribute *p2pmem_bin_attrs[] = {
 	&p2pmem_alloc_attr,
+	&p2pmem_peers_attr,
 	NULL,
 };
 

@@ -261,6 +261,152 @@ p2pdma_explain(struct pci_dev *provider, struct pci_dev *client,
 }
 
 /*
+ * p2pmem/peers: the verdict of each possible client, one line each, as
+ * Documentation/ABI/testing/sysfs-bus-pci describes:
+ *
+ *   <client> <map type> <distance> <reason>
+ *
+ * The reason is made of clauses separated by "; ", the same facts the
+ * verbose messages above give.
+ */
+
+static const char * const p2pdma_map_names[] = {
+	[PCI_P2PDMA_MAP_UNKNOWN] = "unknown",
+	[PCI_P2PDMA_MAP_NOT_SUPPORTED] = "not_supported",
+	[PCI_P2PDMA_MAP_BUS_ADDR] = "bus_addr",
+	[PCI_P2PDMA_MAP_THRU_HOST_BRIDGE] = "thru_host_bridge",
+};
+
+static void p2pdma_clause(struct seq_buf *sb, bool *first, const char *fmt,
+			  ...)
+{
+	va_list args;
+
+	if (!*first)
+		seq_buf_puts(sb, "; ");
+	*first = false;
+	va_start(args, fmt);
+	seq_buf_vprintf(sb, fmt, args);
+	va_end(args);
+}
+
+/* The host bridge clause of one side of a pair that crosses it. */
+static void p2pdma_host_clause(struct seq_buf *sb, bool *first,
+			       const struct p2pdma_host *host, bool same,
+			       const char *side)
+{
+	const struct pci_dev *hostdev = host->dev;
+
+	switch (p2pdma_check_host(host, same)) {
+	case P2PDMA_REASON_HOST_UNKNOWN:
+		p2pdma_clause(sb, first,
+			      "host bridge above the %s has no device to look up in the allow list",
+			      side);
+		break;
+	case P2PDMA_REASON_HOST_UNLISTED:
+		p2pdma_clause(sb, first,
+			      "host bridge %s (%04x:%04x) not on the allow list",
+			      pci_name(hostdev), host->vendor, host->device);
+		break;
+	case P2PDMA_REASON_HOST_SPLIT:
+		p2pdma_clause(sb, first,
+			      "host bridge %s (%04x:%04x) only allowed with both devices below it",
+			      pci_name(hostdev), host->vendor, host->device);
+		break;
+	default:
+		p2pdma_clause(sb, first,
+			      "host bridge %s (%04x:%04x) on the allow list",
+			      pci_name(hostdev), host->vendor, host->device);
+		break;
+	}
+}
+
+/* The reason of a verdict, in clauses: where, what redirects, who allows. */
+static void p2pdma_print_reason(struct seq_buf *sb,
+				const struct p2pdma_path paths[2],
+				const struct p2pdma_verdict *v)
+{
+	bool same = paths[0].host.bridge == paths[1].host.bridge;
+	bool first = true;
+	unsigned int side;
+	char names[12];
+
+	if (v->reason == P2PDMA_REASON_TOO_DEEP) {
+		p2pdma_clause(sb, &first, "PCI hierarchy deeper than %d levels",
+			      P2PDMA_MAX_HOPS);
+		return;
+	}
+	if (v->common && paths[0].dev[v->up_provider] == paths[0].dev[0] &&
+	    paths[1].dev[v->up_client] == paths[1].dev[0])
+		p2pdma_clause(sb, &first, "same device");
+	else if (v->common)
+		p2pdma_clause(sb, &first, "common upstream device %s",
+			      pci_name(paths[0].dev[v->up_provider]));
+	else
+		p2pdma_clause(sb, &first, "no common upstream device");
+
+	for (side = 0; side < 2; side++) {
+		unsigned long mask = v->acs_hops[side];
+		unsigned int i;
+
+		for_each_set_bit(i, &mask, P2PDMA_MAX_HOPS)
+			p2pdma_clause(sb, &first, "ACS %s on %s",
+				      p2pdma_acs_names(paths[side].acs_ctrl[i],
+						       names, sizeof(names)),
+				      pci_name(paths[side].dev[i]));
+	}
+
+	switch (v->reason) {
+	case P2PDMA_REASON_DIRECT:
+		break;
+	case P2PDMA_REASON_CPU:
+		p2pdma_clause(sb, &first,
+			      "the CPU routes peer-to-peer traffic through its host bridges");
+		break;
+	case P2PDMA_REASON_HOST_LISTED:
+		p2pdma_host_clause(sb, &first, &paths[0].host, same, "provider");
+		if (!same)
+			p2pdma_host_clause(sb, &first, &paths[1].host, false,
+					   "client");
+		break;
+	default:
+		for (side = 0; side < 2; side++)
+			if (v->bad_host & BIT(side))
+				p2pdma_host_clause(sb, &first, &paths[side].host,
+						   same, side ? "client" : "provider");
+		break;
+	}
+}
+
+/**
+ * p2pdma_print_peer() - one line of p2pmem/peers
+ * @sb: where the line goes
+ * @provider: the device with P2P memory
+ * @client: the device that would DMA to or from it
+ * @paths: room for the two paths (384 bytes on 64-bit), kept off the stack
+ *	of a caller that prints many lines
+ *
+ * The verdict is worked out afresh, as pci_p2pdma_distance() would for a
+ * client not seen before; the cache is neither read nor filled.  The
+ * distance is -1 when the pair is refused, as pci_p2pdma_distance()
+ * returns it.
+ */
+void p2pdma_print_peer(struct seq_buf *sb, struct pci_dev *provider,
+		       struct pci_dev *client, struct p2pdma_path paths[2])
+{
+	struct p2pdma_verdict v;
+
+	p2pdma_describe(provider, &paths[0]);
+	p2pdma_describe(client, &paths[1]);
+	p2pdma_decide(&paths[0], &paths[1], p2pdma_cpu_routes_p2p(), &v);
+	seq_buf_printf(sb, "%s %s %d ", pci_name(client),
+		       p2pdma_map_names[v.map],
+		       v.map == PCI_P2PDMA_MAP_NOT_SUPPORTED ? -1 : v.distance);
+	p2pdma_print_reason(sb, paths, &v);
+	seq_buf_putc(sb, '\n');
+}
+
+/*
  * The verdict cache: map type and distance of each client, one cache per
  * provider, keyed by the client's domain and bus/devfn, freed with the
  * provider's P2P state.  Entries are never invalidated while the provider stays bound, so

@@ -7,6 +7,7 @@
 #ifndef _DRIVERS_PCI_P2PDMA_VERDICT_H
 #define _DRIVERS_PCI_P2PDMA_VERDICT_H
 
+#include <linux/seq_buf.h>
 #include <linux/xarray.h>
 
 #include "p2pdma_route.h"
@@ -32,5 +33,7 @@ void p2pdma_verdicts_store(struct p2pdma_verdicts *vc, struct pci_dev *client,
 			   const struct p2pdma_verdict *v);
 void p2pdma_judge(struct pci_dev *provider, struct pci_dev *client,
 		  bool verbose, struct p2pdma_verdict *v);
+void p2pdma_print_peer(struct seq_buf *sb, struct pci_dev *provider,
+		       struct pci_dev *client, struct p2pdma_path paths[2]);
 
 #endif /* _DRIVERS_PCI_P2PDMA_VERDICT_H */
