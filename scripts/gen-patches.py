@@ -148,6 +148,7 @@ def step_pool(f):
 def step_verdict(f):
     make_line(f, "p2pdma_verdict.o")
     maint_f(f, "drivers/pci/p2pdma_verdict.*")
+    maint_f(f, "include/trace/events/p2pdma.h")
 
 
 def step_core(f):
@@ -203,7 +204,8 @@ its files in MAINTAINERS."""),
     ("0004-pci-p2pdma-verdict.patch", step_verdict,
      "PCI/P2PDMA: build the verdicts",
      """Builds drivers/pci/p2pdma_verdict.o (path descriptions of real devices,
-refusal messages, the verdict cache) and lists its files in MAINTAINERS."""),
+refusal messages, the verdict cache, the p2pdma trace events) and lists
+its files in MAINTAINERS."""),
     ("0005-pci-p2pdma-core.patch", step_core,
      "PCI/P2PDMA: build the user mapping, stop selecting GENERIC_ALLOCATOR",
      """Builds drivers/pci/p2pdma_user.o (sysfs p2pmem/ and its mmap) and lists

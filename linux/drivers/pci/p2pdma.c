@@ -48,6 +48,8 @@
 
 #include "p2pdma.h"
 
+#include <trace/events/p2pdma.h>
+
 /*
  * Ranges
  */
@@ -253,6 +255,10 @@ static struct p2pdma_range *p2pdma_free_pages(struct pci_p2pdma *p2pdma,
  * Setup and teardown
  */
 
+/* Every provider's state, for invalidating their verdict caches (RCU). */
+static LIST_HEAD(p2pdma_providers);
+static DEFINE_SPINLOCK(p2pdma_providers_lock);
+
 /* Last devm action of a provider: all ranges are gone by now. */
 static void p2pdma_release(void *data)
 {
@@ -260,6 +266,9 @@ static void p2pdma_release(void *data)
 	struct pci_p2pdma *p2pdma = rcu_dereference_protected(pdev->p2pdma, 1);
 
 	RCU_INIT_POINTER(pdev->p2pdma, NULL);
+	spin_lock(&p2pdma_providers_lock);
+	list_del_rcu(&p2pdma->node);
+	spin_unlock(&p2pdma_providers_lock);
 	synchronize_rcu();
 
 	p2pmem_sysfs_remove(pdev);
@@ -285,9 +294,55 @@ static int p2pdma_setup(struct pci_dev *pdev)
 		return err;
 	}
 
+	spin_lock(&p2pdma_providers_lock);
+	list_add_rcu(&p2pdma->node, &p2pdma_providers);
+	spin_unlock(&p2pdma_providers_lock);
 	rcu_assign_pointer(pdev->p2pdma, p2pdma);
 	return devm_add_action_or_reset(&pdev->dev, p2pdma_release, pdev);
 }
+
+/*
+ * Verdicts describe the topology as it was when they were worked out.  A
+ * device that comes or goes may be a bridge on any path, or a new device
+ * at a removed client's address: every cache is emptied.  A device that
+ * gets or loses a driver is judged again as a client.  The ACS settings
+ * the kernel makes are made when a device is added.
+ */
+static int p2pdma_bus_notify(struct notifier_block *nb, unsigned long action,
+			     void *data)
+{
+	struct pci_dev *pdev = to_pci_dev(data);
+	struct pci_p2pdma *p2pdma;
+
+	switch (action) {
+	case BUS_NOTIFY_ADD_DEVICE:
+	case BUS_NOTIFY_DEL_DEVICE:
+		pdev = NULL;
+		break;
+	case BUS_NOTIFY_BOUND_DRIVER:
+	case BUS_NOTIFY_UNBOUND_DRIVER:
+		break;
+	default:
+		return NOTIFY_DONE;
+	}
+
+	p2pdma_verdicts_bump();
+	rcu_read_lock();
+	list_for_each_entry_rcu(p2pdma, &p2pdma_providers, node)
+		p2pdma_verdicts_forget(&p2pdma->verdicts, pdev);
+	rcu_read_unlock();
+	return NOTIFY_OK;
+}
+
+static struct notifier_block p2pdma_bus_nb = {
+	.notifier_call = p2pdma_bus_notify,
+};
+
+static int __init p2pdma_init(void)
+{
+	return bus_register_notifier(&pci_bus_type, &p2pdma_bus_nb);
+}
+subsys_initcall(p2pdma_init);
 
 /*
  * First devm action of a range, run before its pages are unmapped: stop
@@ -471,13 +526,14 @@ static void p2pdma_judge_cached(struct pci_dev *provider,
 				struct pci_dev *client, bool verbose,
 				struct p2pdma_verdict *v)
 {
+	unsigned long epoch = p2pdma_verdicts_epoch();
 	struct pci_p2pdma *p2pdma;
 
 	p2pdma_judge(provider, client, verbose, v);
 	rcu_read_lock();
 	p2pdma = rcu_dereference(provider->p2pdma);
 	if (p2pdma)
-		p2pdma_verdicts_store(&p2pdma->verdicts, client, v);
+		p2pdma_verdicts_store(&p2pdma->verdicts, client, v, epoch);
 	rcu_read_unlock();
 }
 
@@ -837,6 +893,8 @@ static noinline void p2pdma_map_state_set(struct pci_p2pdma_map_state *state,
 	state->pgmap = pgmap;
 	state->map = p2pdma_map_type(pgmap, dev);
 	state->bus_off = to_p2pdma_range(pgmap)->bus_offset;
+	if (state->map == PCI_P2PDMA_MAP_NOT_SUPPORTED)
+		trace_p2pdma_map_refused(to_p2pdma_range(pgmap)->provider, dev);
 }
 
 /**

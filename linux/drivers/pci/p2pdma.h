@@ -23,12 +23,15 @@ struct pci_dev;
  * @lock: guards @ranges and the @live flag of every range
  * @ranges: struct p2pdma_range list; RCU for readers
  * @verdicts: cached routing verdicts of the clients
+ * @node: entry in the list of all providers, whose caches change of
+ *	topology empties
  * @published: other drivers may pick this provider via pci_p2pmem_find()
  */
 struct pci_p2pdma {
 	spinlock_t lock;	/* ranges and their live flags */
 	struct list_head ranges;
 	struct p2pdma_verdicts verdicts;
+	struct list_head node;
 	bool published;
 };
 

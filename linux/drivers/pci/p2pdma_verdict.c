@@ -17,6 +17,9 @@
 
 #include "p2pdma_verdict.h"
 
+#define CREATE_TRACE_POINTS
+#include <trace/events/p2pdma.h>
+
 /*
  * Verdict cache entries: the map type in the low bits, the distance above,
  * as an xarray value entry.  No entry means "not computed yet", which is
@@ -277,6 +280,32 @@ static const char * const p2pdma_map_names[] = {
 	[PCI_P2PDMA_MAP_THRU_HOST_BRIDGE] = "thru_host_bridge",
 };
 
+/* enum p2pdma_reason in the p2pdma_verdict trace event. */
+static const char * const p2pdma_reason_names[] = {
+	[P2PDMA_REASON_DIRECT] = "direct",
+	[P2PDMA_REASON_CPU] = "cpu",
+	[P2PDMA_REASON_HOST_LISTED] = "host_listed",
+	[P2PDMA_REASON_HOST_UNLISTED] = "host_unlisted",
+	[P2PDMA_REASON_HOST_UNKNOWN] = "host_unknown",
+	[P2PDMA_REASON_HOST_SPLIT] = "host_split",
+	[P2PDMA_REASON_TOO_DEEP] = "too_deep",
+};
+
+/* The distance as pci_p2pdma_distance() returns it: -1 when refused. */
+static int p2pdma_public_distance(const struct p2pdma_verdict *v)
+{
+	return v->map == PCI_P2PDMA_MAP_NOT_SUPPORTED ? -1 : v->distance;
+}
+
+static void p2pdma_trace_verdict(struct pci_dev *provider,
+				 struct pci_dev *client,
+				 const struct p2pdma_verdict *v)
+{
+	trace_p2pdma_verdict(provider, client, p2pdma_map_names[v->map],
+			     p2pdma_public_distance(v),
+			     p2pdma_reason_names[v->reason]);
+}
+
 static void p2pdma_clause(struct seq_buf *sb, bool *first, const char *fmt,
 			  ...)
 {
@@ -399,9 +428,9 @@ void p2pdma_print_peer(struct seq_buf *sb, struct pci_dev *provider,
 	p2pdma_describe(provider, &paths[0]);
 	p2pdma_describe(client, &paths[1]);
 	p2pdma_decide(&paths[0], &paths[1], p2pdma_cpu_routes_p2p(), &v);
+	p2pdma_trace_verdict(provider, client, &v);
 	seq_buf_printf(sb, "%s %s %d ", pci_name(client),
-		       p2pdma_map_names[v.map],
-		       v.map == PCI_P2PDMA_MAP_NOT_SUPPORTED ? -1 : v.distance);
+		       p2pdma_map_names[v.map], p2pdma_public_distance(&v));
 	p2pdma_print_reason(sb, paths, &v);
 	seq_buf_putc(sb, '\n');
 }
@@ -409,9 +438,9 @@ void p2pdma_print_peer(struct seq_buf *sb, struct pci_dev *provider,
 /*
  * The verdict cache: map type and distance of each client, one cache per
  * provider, keyed by the client's domain and bus/devfn, freed with the
- * provider's P2P state.  Entries are never invalidated while the provider stays bound, so
- * a device hot-added at a removed client's address inherits its verdict
- * (as before this implementation).  Details: p2pdma.rst, "Verdict cache".
+ * provider's P2P state.  The core drops entries when the topology changes
+ * (p2pdma_verdicts_forget()), so that a device added at a removed client's
+ * address gets a verdict of its own.  Details: p2pdma.rst, "Verdict cache".
  */
 static unsigned long p2pdma_client_key(struct pci_dev *client)
 {
@@ -464,6 +493,96 @@ p2pdma_last_unpack(unsigned long last, unsigned long key, int *distance)
 	return last & P2PDMA_VERDICT_MAP_MASK;
 }
 
+/*
+ * Bumped by every invalidation.  A verdict worked out before a bump may
+ * describe the topology as it was; p2pdma_verdicts_store() drops it.
+ */
+static atomic_long_t p2pdma_verdict_epoch = ATOMIC_LONG_INIT(0);
+
+/**
+ * p2pdma_verdicts_epoch() - the invalidation count, to pass to
+ *	p2pdma_verdicts_store() for a verdict about to be worked out
+ *
+ * Return: the number of invalidations so far.
+ */
+unsigned long p2pdma_verdicts_epoch(void)
+{
+	return atomic_long_read(&p2pdma_verdict_epoch);
+}
+
+/**
+ * p2pdma_verdicts_bump() - start an invalidation
+ *
+ * Verdicts worked out from now on may be stored; any under way are not.
+ * The caller then drops the stale entries with p2pdma_verdicts_forget().
+ */
+void p2pdma_verdicts_bump(void)
+{
+	/* Fully ordered: before the caller takes any cache's lock. */
+	atomic_long_inc_return(&p2pdma_verdict_epoch);
+}
+
+/* Drop the verdict of key @key, or with @all every verdict. */
+static void p2pdma_verdicts_forget_key(struct p2pdma_verdicts *vc,
+				       unsigned long key, bool all)
+{
+	unsigned long flags, idx;
+	void *entry;
+
+	xa_lock_irqsave(&vc->xa, flags);
+	if (all) {
+		xa_for_each(&vc->xa, idx, entry)
+			__xa_erase(&vc->xa, idx);
+		WRITE_ONCE(vc->last, 0);
+	} else {
+		__xa_erase(&vc->xa, key);
+		if (vc->last >> P2PDMA_LAST_KEY_SHIFT == key)
+			WRITE_ONCE(vc->last, 0);
+	}
+	xa_unlock_irqrestore(&vc->xa, flags);
+}
+
+/* Cache @map and @distance under @key unless an invalidation began. */
+static void p2pdma_verdicts_store_key(struct p2pdma_verdicts *vc,
+				      unsigned long key,
+				      enum pci_p2pdma_map_type map,
+				      int distance, unsigned long epoch)
+{
+	unsigned long flags;
+
+	xa_lock_irqsave(&vc->xa, flags);
+	if (epoch == atomic_long_read(&p2pdma_verdict_epoch)) {
+		__xa_store(&vc->xa, key, p2pdma_verdict_encode(map, distance),
+			   GFP_ATOMIC);
+		WRITE_ONCE(vc->last, p2pdma_last_pack(key, map, distance));
+	}
+	xa_unlock_irqrestore(&vc->xa, flags);
+}
+
+/* The cached verdict of key @key: the last one, else the xarray's. */
+static enum pci_p2pdma_map_type
+p2pdma_verdicts_lookup_key(struct p2pdma_verdicts *vc, unsigned long key,
+			   int *distance)
+{
+	enum pci_p2pdma_map_type map;
+
+	map = p2pdma_last_unpack(READ_ONCE(vc->last), key, distance);
+	if (map == PCI_P2PDMA_MAP_UNKNOWN)
+		map = p2pdma_verdict_decode(xa_load(&vc->xa, key), distance);
+	return map;
+}
+
+/**
+ * p2pdma_verdicts_forget() - drop cached verdicts
+ * @vc: the provider's cache, under rcu_read_lock()
+ * @client: the client whose verdict goes, or NULL for all of them
+ */
+void p2pdma_verdicts_forget(struct p2pdma_verdicts *vc, struct pci_dev *client)
+{
+	p2pdma_verdicts_forget_key(vc, client ? p2pdma_client_key(client) : 0,
+				   !client);
+}
+
 /**
  * p2pdma_verdicts_init() - set up an empty verdict cache
  * @vc: the cache
@@ -496,13 +615,8 @@ enum pci_p2pdma_map_type p2pdma_verdicts_lookup(struct p2pdma_verdicts *vc,
 						struct pci_dev *client,
 						int *distance)
 {
-	unsigned long key = p2pdma_client_key(client);
-	enum pci_p2pdma_map_type map;
-
-	map = p2pdma_last_unpack(READ_ONCE(vc->last), key, distance);
-	if (map == PCI_P2PDMA_MAP_UNKNOWN)
-		map = p2pdma_verdict_decode(xa_load(&vc->xa, key), distance);
-	return map;
+	return p2pdma_verdicts_lookup_key(vc, p2pdma_client_key(client),
+					  distance);
 }
 
 /**
@@ -510,21 +624,17 @@ enum pci_p2pdma_map_type p2pdma_verdicts_lookup(struct p2pdma_verdicts *vc,
  * @vc: the provider's cache, under rcu_read_lock()
  * @client: the client
  * @v: its verdict
+ * @epoch: p2pdma_verdicts_epoch() from before @v was worked out
  *
- * May fail for lack of memory, which only means working the verdict out
- * again next time.
+ * Nothing is stored if an invalidation began since @epoch.  May fail for
+ * lack of memory, which only means working the verdict out again next
+ * time.
  */
 void p2pdma_verdicts_store(struct p2pdma_verdicts *vc, struct pci_dev *client,
-			   const struct p2pdma_verdict *v)
+			   const struct p2pdma_verdict *v, unsigned long epoch)
 {
-	unsigned long key = p2pdma_client_key(client);
-	unsigned long flags;
-
-	xa_lock_irqsave(&vc->xa, flags);
-	__xa_store(&vc->xa, key, p2pdma_verdict_encode(v->map, v->distance),
-		   GFP_ATOMIC);
-	WRITE_ONCE(vc->last, p2pdma_last_pack(key, v->map, v->distance));
-	xa_unlock_irqrestore(&vc->xa, flags);
+	p2pdma_verdicts_store_key(vc, p2pdma_client_key(client), v->map,
+				  v->distance, epoch);
 }
 
 /**
@@ -545,6 +655,7 @@ void p2pdma_judge(struct pci_dev *provider, struct pci_dev *client,
 	p2pdma_describe(provider, &paths[0]);
 	p2pdma_describe(client, &paths[1]);
 	p2pdma_decide(&paths[0], &paths[1], p2pdma_cpu_routes_p2p(), v);
+	p2pdma_trace_verdict(provider, client, v);
 	if (verbose)
 		p2pdma_explain(provider, client, paths, v);
 }

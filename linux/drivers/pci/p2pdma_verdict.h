@@ -30,7 +30,11 @@ enum pci_p2pdma_map_type p2pdma_verdicts_lookup(struct p2pdma_verdicts *vc,
 						struct pci_dev *client,
 						int *distance);
 void p2pdma_verdicts_store(struct p2pdma_verdicts *vc, struct pci_dev *client,
-			   const struct p2pdma_verdict *v);
+			   const struct p2pdma_verdict *v, unsigned long epoch);
+unsigned long p2pdma_verdicts_epoch(void);
+void p2pdma_verdicts_bump(void);
+void p2pdma_verdicts_forget(struct p2pdma_verdicts *vc,
+			    struct pci_dev *client);
 void p2pdma_judge(struct pci_dev *provider, struct pci_dev *client,
 		  bool verbose, struct p2pdma_verdict *v);
 void p2pdma_print_peer(struct seq_buf *sb, struct pci_dev *provider,

@@ -124,11 +124,71 @@ static void p2pdma_test_verdict_last(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dist, 7);
 }
 
+/*
+ * Invalidation: a client's verdict goes, with the one-word copy if it was
+ * the last; the others stay; forgetting all empties the cache; a verdict
+ * worked out before an invalidation began is not stored.
+ */
+static void p2pdma_test_verdict_forget(struct kunit *test)
+{
+	unsigned long a = p2pdma_verdict_key(0, 0x0400);
+	unsigned long b = p2pdma_verdict_key(0, 0x0500);
+	struct p2pdma_verdicts vc;
+	unsigned long epoch;
+	int dist = -1;
+
+	p2pdma_verdicts_init(&vc);
+	epoch = p2pdma_verdicts_epoch();
+	p2pdma_verdicts_store_key(&vc, a, PCI_P2PDMA_MAP_BUS_ADDR, 4, epoch);
+	p2pdma_verdicts_store_key(&vc, b, PCI_P2PDMA_MAP_NOT_SUPPORTED, 6,
+				  epoch);
+	KUNIT_EXPECT_EQ(test, p2pdma_verdicts_lookup_key(&vc, a, &dist),
+			PCI_P2PDMA_MAP_BUS_ADDR);
+	KUNIT_EXPECT_EQ(test, dist, 4);
+
+	/* b was stored last: forgetting it clears the one-word copy too. */
+	p2pdma_verdicts_forget_key(&vc, b, false);
+	KUNIT_EXPECT_EQ(test, vc.last, 0UL);
+	KUNIT_EXPECT_EQ(test, p2pdma_verdicts_lookup_key(&vc, b, &dist),
+			PCI_P2PDMA_MAP_UNKNOWN);
+	KUNIT_EXPECT_EQ(test, p2pdma_verdicts_lookup_key(&vc, a, &dist),
+			PCI_P2PDMA_MAP_BUS_ADDR);
+
+	/* Forgetting a keeps the copy of another key. */
+	p2pdma_verdicts_store_key(&vc, b, PCI_P2PDMA_MAP_NOT_SUPPORTED, 6,
+				  epoch);
+	p2pdma_verdicts_forget_key(&vc, a, false);
+	KUNIT_EXPECT_NE(test, vc.last, 0UL);
+	KUNIT_EXPECT_EQ(test, p2pdma_verdicts_lookup_key(&vc, a, &dist),
+			PCI_P2PDMA_MAP_UNKNOWN);
+	KUNIT_EXPECT_EQ(test, p2pdma_verdicts_lookup_key(&vc, b, &dist),
+			PCI_P2PDMA_MAP_NOT_SUPPORTED);
+
+	/* All of them. */
+	p2pdma_verdicts_store_key(&vc, a, PCI_P2PDMA_MAP_BUS_ADDR, 4, epoch);
+	p2pdma_verdicts_forget_key(&vc, 0, true);
+	KUNIT_EXPECT_EQ(test, vc.last, 0UL);
+	KUNIT_EXPECT_TRUE(test, xa_empty(&vc.xa));
+
+	/* Worked out before an invalidation began: dropped. */
+	p2pdma_verdicts_bump();
+	p2pdma_verdicts_store_key(&vc, a, PCI_P2PDMA_MAP_BUS_ADDR, 4, epoch);
+	KUNIT_EXPECT_EQ(test, p2pdma_verdicts_lookup_key(&vc, a, &dist),
+			PCI_P2PDMA_MAP_UNKNOWN);
+	KUNIT_EXPECT_TRUE(test, xa_empty(&vc.xa));
+	p2pdma_verdicts_store_key(&vc, a, PCI_P2PDMA_MAP_BUS_ADDR, 4,
+				  p2pdma_verdicts_epoch());
+	KUNIT_EXPECT_EQ(test, p2pdma_verdicts_lookup_key(&vc, a, &dist),
+			PCI_P2PDMA_MAP_BUS_ADDR);
+	p2pdma_verdicts_destroy(&vc);
+}
+
 static struct kunit_case p2pdma_verdict_cases[] = {
 	KUNIT_CASE(p2pdma_test_verdict_encoding),
 	KUNIT_CASE(p2pdma_test_verdict_key),
 	KUNIT_CASE(p2pdma_test_verdict_xarray),
 	KUNIT_CASE(p2pdma_test_verdict_last),
+	KUNIT_CASE(p2pdma_test_verdict_forget),
 	{}
 };
 

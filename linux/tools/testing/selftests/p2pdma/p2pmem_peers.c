@@ -7,14 +7,20 @@
  * from the sysfs device hierarchy, the host bridge's IDs from its config
  * files, and map type, distance and ACS port from the topology table
  * (p2pdma_common.c).  The file is new in our kernel: stock upstream has
- * none, so the tests skip there.
+ * none, so the tests skip there.  So does the p2pdma trace event, which
+ * the last test checks: reading the file works verdicts out, and each one
+ * is traced; a DMA mapping the kernel refuses is traced too.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include "../kselftest_harness.h"
 #include "p2pdma_common.h"
@@ -289,6 +295,107 @@ TEST_F(peers, verdict_of_each_peer)
 			EXPECT_NE(NULL, strstr(l->reason, CPU_ROUTES));
 		}
 	}
+}
+
+/* tracefs, mounted if need be; NULL if there is none. */
+static const char *tracefs(void)
+{
+	static const char * const dirs[] = {
+		"/sys/kernel/tracing", "/sys/kernel/debug/tracing",
+	};
+	char path[PATH_MAX];
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/trace", dirs[i]);
+		if (!access(path, F_OK))
+			return dirs[i];
+	}
+	if (!mount("nodev", dirs[0], "tracefs", 0, NULL))
+		return dirs[0];
+	return NULL;
+}
+
+static int write_file(const char *dir, const char *name, const char *s)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	ret = fputs(s, f) < 0 ? -EIO : 0;
+	if (fclose(f))
+		ret = -errno;
+	return ret;
+}
+
+/* Does the trace buffer hold a line with both @a and @b? */
+static bool trace_has(const char *dir, const char *a, const char *b)
+{
+	char path[PATH_MAX], buf[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/trace", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(buf, sizeof(buf), f))
+		found = strstr(buf, a) && strstr(buf, b);
+	fclose(f);
+	return found;
+}
+
+/*
+ * Reading p2pmem/peers traces p2pdma_verdict for every line, with the
+ * line's map type and distance; in a topology that refuses, a DMA mapping
+ * through the test module traces p2pdma_map_refused.
+ */
+TEST_F(peers, trace_events)
+{
+	const char *dir = tracefs();
+	char want[128], what[96];
+	int i, fd;
+
+	p2p_require(_metadata, self->topo, dir != NULL, "no tracefs");
+	ASSERT_EQ(0, write_file(dir, "trace", ""));
+	ASSERT_EQ(0, write_file(dir, "events/p2pdma/enable", "1"));
+	ASSERT_EQ(0, read_peers(self->env.provider, &self->p));
+	write_file(dir, "events/p2pdma/p2pdma_verdict/enable", "0");
+	for (i = 0; i < self->p.n; i++) {
+		const struct peer_line *l = &self->p.line[i];
+
+		snprintf(want, sizeof(want), "provider=%s client=%s ",
+			 self->env.provider, l->bdf);
+		snprintf(what, sizeof(what), "map=%s distance=%d ", l->map,
+			 l->distance);
+		EXPECT_TRUE(trace_has(dir, want, what)) {
+			TH_LOG("no p2pdma_verdict event \"%s%s\"", want, what);
+		}
+	}
+
+	if (self->topo && self->topo->expect == P2P_EXPECT_REFUSED &&
+	    self->env.peer[0] >= 0) {
+		struct test_p2pdma_distance d = { .nr_clients = 1 };
+		const char *peer = self->env.nvme[self->env.peer[0]].bdf;
+
+		fd = open(TEST_P2PDMA_DEVICE, O_RDWR);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, p2p_parse_bdf(self->env.provider, &d.provider));
+		ASSERT_EQ(0, p2p_parse_bdf(peer, &d.clients[0]));
+		ASSERT_EQ(0, ioctl(fd, TEST_P2PDMA_DISTANCE, &d));
+		close(fd);
+		EXPECT_EQ(-EREMOTEIO, d.map_errno);
+		snprintf(want, sizeof(want), "provider=%s dev=%s",
+			 self->env.provider, peer);
+		EXPECT_TRUE(trace_has(dir, "p2pdma_map_refused", want)) {
+			TH_LOG("no p2pdma_map_refused event \"%s\"", want);
+		}
+	}
+	write_file(dir, "events/p2pdma/enable", "0");
 }
 
 TEST_HARNESS_MAIN
