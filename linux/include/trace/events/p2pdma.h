@@ -23,26 +23,22 @@
  *	host_unknown, host_split or too_deep
  */
 TRACE_EVENT(p2pdma_verdict,
-	TP_PROTO(struct pci_dev *provider, struct pci_dev *client,
-		 const char *map, int distance, const char *reason),
-	TP_ARGS(provider, client, map, distance, reason),
-	TP_STRUCT__entry(
-		__string(provider, pci_name(provider))
-		__string(client, pci_name(client))
-		__string(map, map)
-		__field(int, distance)
-		__string(reason, reason)
-	),
-	TP_fast_assign(
-		__assign_str(provider);
-		__assign_str(client);
-		__assign_str(map);
-		__entry->distance = distance;
-		__assign_str(reason);
-	),
-	TP_printk("provider=%s client=%s map=%s distance=%d reason=%s",
-		  __get_str(provider), __get_str(client), __get_str(map),
-		  __entry->distance, __get_str(reason))
+	    TP_PROTO(struct pci_dev *provider, struct pci_dev *client,
+		     const char *map, int distance, const char *reason),
+	    TP_ARGS(provider, client, map, distance, reason),
+	    TP_STRUCT__entry(__string(provider, pci_name(provider))
+			     __string(client, pci_name(client))
+			     __string(map, map)
+			     __field(int, distance)
+			     __string(reason, reason)),
+	    TP_fast_assign(__assign_str(provider);
+			   __assign_str(client);
+			   __assign_str(map);
+			   __entry->distance = distance;
+			   __assign_str(reason);),
+	    TP_printk("provider=%s client=%s map=%s distance=%d reason=%s",
+		      __get_str(provider), __get_str(client), __get_str(map),
+		      __entry->distance, __get_str(reason))
 );
 
 /**
@@ -51,17 +47,13 @@ TRACE_EVENT(p2pdma_verdict,
  * @dev: the device it was to be mapped for (not always a PCI device)
  */
 TRACE_EVENT(p2pdma_map_refused,
-	TP_PROTO(struct pci_dev *provider, struct device *dev),
-	TP_ARGS(provider, dev),
-	TP_STRUCT__entry(
-		__string(provider, pci_name(provider))
-		__string(dev, dev_name(dev))
-	),
-	TP_fast_assign(
-		__assign_str(provider);
-		__assign_str(dev);
-	),
-	TP_printk("provider=%s dev=%s", __get_str(provider), __get_str(dev))
+	    TP_PROTO(struct pci_dev *provider, struct device *dev),
+	    TP_ARGS(provider, dev),
+	    TP_STRUCT__entry(__string(provider, pci_name(provider))
+			     __string(dev, dev_name(dev))),
+	    TP_fast_assign(__assign_str(provider);
+			   __assign_str(dev);),
+	    TP_printk("provider=%s dev=%s", __get_str(provider), __get_str(dev))
 );
 
 #endif /* _TRACE_P2PDMA_H */

@@ -152,7 +152,8 @@ FIXTURE_SETUP(verdict)
 	if (!acs_topo)
 		SKIP(return, "needs the acs topology (functions below a root port with ACS)");
 	if (p2p_kernel_is("baseline"))
-		SKIP(return, "stock 6.12 keeps a removed client's verdict for the next device at its address");
+		SKIP(return,
+		     "stock 6.12 keeps a removed client's verdict for the next device at its address");
 	self->fd = open(TEST_P2PDMA_DEVICE, O_RDWR);
 	ASSERT_LE(0, self->fd) {
 		TH_LOG("%s: %s (insmod test_p2pdma.ko)", TEST_P2PDMA_DEVICE,

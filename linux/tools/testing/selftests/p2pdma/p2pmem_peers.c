@@ -88,7 +88,9 @@ static long pci_class(const char *bdf)
 	FILE *f;
 	long c = -1;
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/class", bdf);
+	if (snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/class",
+		     bdf) >= (int)sizeof(path))
+		return -1;
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -360,7 +362,7 @@ TEST_F(peers, trace_events)
 	char want[128], what[96];
 	int i, fd;
 
-	p2p_require(_metadata, self->topo, dir != NULL, "no tracefs");
+	p2p_require(_metadata, self->topo, dir, "no tracefs");
 	ASSERT_EQ(0, write_file(dir, "trace", ""));
 	ASSERT_EQ(0, write_file(dir, "events/p2pdma/enable", "1"));
 	ASSERT_EQ(0, read_peers(self->env.provider, &self->p));
