@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Regenerate the build-glue patches of patches/ (Makefile, Kconfig,
-MAINTAINERS and the selftests TARGETS) from the pristine tree.
+"""Regenerate the patches of patches/ to upstream files (build glue:
+Makefile, Kconfig, MAINTAINERS, the selftests TARGETS and the sysfs ABI;
+and the few lines the block layer, NVMe and <linux/pci-p2pdma.h> need)
+from the pristine tree.
 
 Each patch is one step of kernel/series.map: it builds the files that step
 adds and lists them in MAINTAINERS.  The edits are written here as small
@@ -20,7 +22,9 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRISTINE = os.path.join(TOP, "build", "pristine")
 ABI = "Documentation/ABI/testing/sysfs-bus-pci"
 FILES = ["drivers/pci/Kconfig", "drivers/pci/Makefile", "MAINTAINERS",
-         "tools/testing/selftests/Makefile", ABI]
+         "tools/testing/selftests/Makefile", ABI,
+         "include/linux/pci-p2pdma.h", "include/linux/blkdev.h",
+         "block/bio.c", "drivers/nvme/host/core.c", "drivers/nvme/host/pci.c"]
 PEERS_ABI = """
 What:		/sys/bus/pci/devices/.../p2pmem/peers
 Date:		December 2026
@@ -165,6 +169,117 @@ def step_core(f):
                                "F:\tdrivers/pci/p2pdma.c\n",
                                "F:\tdrivers/pci/p2pdma.[ch]\n")
     maint_f(f, "drivers/pci/p2pdma_user.c")
+    step_core_header(f)
+
+
+CHECK_PAGE_DECL = """int pci_p2pdma_check_page(struct device *dev, struct page *page);
+"""
+CHECK_PAGE_STUB = """
+static inline int pci_p2pdma_check_page(struct device *dev,
+					struct page *page)
+{
+	return -EREMOTEIO;
+}
+
+"""
+QUEUE_DMA_DEV = """
+	/*
+	 * With BLK_FEAT_PCI_P2PDMA: the device that does the DMA, so that P2P
+	 * memory it cannot reach is refused before a request is built.
+	 */
+	struct device		*dma_dev;
+"""
+BIO_CHECK = """
+/*
+ * Refuse P2P pages that the DMA device of the queue cannot reach now, before
+ * a request is built for them: at DMA map time the failure would end a
+ * request the driver had already started, as a target error.
+ */
+static int bio_check_p2pdma(struct bio *bio, struct page **pages,
+			    unsigned int nr_pages)
+{
+	struct device *dma_dev = bdev_get_queue(bio->bi_bdev)->limits.dma_dev;
+	struct dev_pagemap *checked = NULL;
+	unsigned int i;
+
+	if (!dma_dev)
+		return 0;
+	for (i = 0; i < nr_pages; i++) {
+		if (!is_pci_p2pdma_page(pages[i]) || pages[i]->pgmap == checked)
+			continue;
+		if (pci_p2pdma_check_page(dma_dev, pages[i]))
+			return -EREMOTEIO;
+		checked = pages[i]->pgmap;
+	}
+	return 0;
+}
+"""
+
+
+def step_core_header(f):
+    h = "include/linux/pci-p2pdma.h"
+    f[h] = insert_after(
+        f[h], "void pci_p2pmem_publish(struct pci_dev *pdev, bool publish);\n",
+        CHECK_PAGE_DECL)
+    f[h] = insert_after(
+        f[h], "static inline void pci_p2pmem_publish(struct pci_dev *pdev, "
+        "bool publish)\n{\n}\n", CHECK_PAGE_STUB)
+
+
+def step_refuse_early(f):
+    f["include/linux/blkdev.h"] = insert_after(
+        f["include/linux/blkdev.h"],
+        "\tunsigned int\t\tdma_alignment;\n\tunsigned int\t\tdma_pad_mask;\n",
+        QUEUE_DMA_DEV)
+    b = "block/bio.c"
+    f[b] = insert_after(f[b], "#include <linux/xarray.h>\n",
+                        "#include <linux/pci-p2pdma.h>\n")
+    f[b] = replace(
+        f[b], "#define PAGE_PTRS_PER_BVEC", BIO_CHECK.lstrip("\n") +
+        "\n#define PAGE_PTRS_PER_BVEC")
+    f[b] = replace(
+        f[b], """	if (unlikely(!size)) {
+		ret = -EFAULT;
+		goto out;
+	}
+""", """	if (unlikely(!size)) {
+		ret = -EFAULT;
+		goto out;
+	}
+
+	if (extraction_flags & ITER_ALLOW_P2PDMA) {
+		ret = bio_check_p2pdma(bio, pages, nr_pages);
+		if (unlikely(ret)) {
+			iov_iter_revert(iter, size);
+			goto out;
+		}
+	}
+""")
+    c = "drivers/nvme/host/core.c"
+    f[c] = replace(f[c], """	if (ctrl->ops->supports_pci_p2pdma &&
+	    ctrl->ops->supports_pci_p2pdma(ctrl))
+		lim.features |= BLK_FEAT_PCI_P2PDMA;
+""", """	if (ctrl->ops->supports_pci_p2pdma &&
+	    ctrl->ops->supports_pci_p2pdma(ctrl)) {
+		lim.features |= BLK_FEAT_PCI_P2PDMA;
+		lim.dma_dev = ctrl->dev;
+	}
+""")
+    n = "drivers/nvme/host/pci.c"
+    f[n] = replace(f[n], """	if (rc) {
+		if (rc == -EREMOTEIO)
+			ret = BLK_STS_TARGET;
+		goto out_free_sg;
+	}
+""", """	if (rc) {
+		if (rc == -EREMOTEIO) {
+			/* P2P memory out of reach: no media error to report */
+			req->rq_flags |= RQF_QUIET;
+			ret = BLK_STS_TARGET;
+		}
+		goto out_free_sg;
+	}
+""")
 
 
 def step_testmod(f):
@@ -212,12 +327,34 @@ its files in MAINTAINERS."""),
 it and the core's private header in MAINTAINERS.  The core now allocates
 p2pmem from its own buddy allocator, so it no longer needs genalloc.
 Documents the new p2pmem/peers file, the verdict of every possible
-client, in the sysfs ABI."""),
-    ("0006-p2pdma-test-modules.patch", step_testmod,
+client, in the sysfs ABI, and declares pci_p2pdma_check_page(), which
+tells whether a device can reach a P2P page before anything is mapped."""),
+    ("0006-block-nvme-refuse-unreachable-p2pmem-early.patch",
+     step_refuse_early,
+     "block, nvme-pci: refuse P2P memory the controller cannot reach early",
+     """Direct I/O from a user mapping of p2pmem to an NVMe namespace whose
+controller cannot reach that memory (no common upstream bridge and a host
+bridge not known to route P2P, or ACS redirecting it) used to fail only
+at DMA map time, in nvme_queue_rq(): the request had been started and
+counted in the disk's statistics, and its end was logged as "critical
+target error", a media error, before the caller saw EREMOTEIO.
+
+A queue with BLK_FEAT_PCI_P2PDMA now names the device that does its DMA
+(queue_limits.dma_dev, set by the NVMe core to the controller's device),
+and __bio_iov_iter_get_pages() asks pci_p2pdma_check_page() about the
+first page of each P2P range it pins.  Memory out of reach fails the
+I/O with EREMOTEIO there, before a bio is submitted: nothing reaches the
+driver, the statistics do not move, and the P2PDMA core logs one
+ratelimited line naming the provider, the client and the reason.
+
+Stacked devices have no DMA device of their own; what they pass down
+can still be refused at map time.  nvme-pci then marks the request
+RQF_QUIET, so that this is not reported as a media error either."""),
+    ("0007-p2pdma-test-modules.patch", step_testmod,
      "PCI/P2PDMA: cover the test modules in MAINTAINERS",
      """The test and benchmark modules of the P2PDMA API live in
 tools/testing/p2pdma/; list them in the P2PDMA entry."""),
-    ("0007-selftests-p2pdma.patch", step_selftests,
+    ("0008-selftests-p2pdma.patch", step_selftests,
      "selftests: add p2pdma to TARGETS, cover it in MAINTAINERS",
      """Build and run the P2PDMA selftests with the others.  They drive the
 test module of tools/testing/p2pdma/ and live in
@@ -241,8 +378,7 @@ def main():
         before = dict(f)
         step(f)
         diff = []
-        for name in ["drivers/pci/Kconfig", "drivers/pci/Makefile",
-                     "tools/testing/selftests/Makefile", ABI, "MAINTAINERS"]:
+        for name in FILES:
             if before[name] == f[name]:
                 continue
             d = list(difflib.unified_diff(

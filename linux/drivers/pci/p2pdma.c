@@ -42,7 +42,9 @@
 #include <linux/pci-p2pdma.h>
 #include <linux/percpu-refcount.h>
 #include <linux/random.h>
+#include <linux/ratelimit.h>
 #include <linux/rculist.h>
+#include <linux/seq_buf.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
 
@@ -862,7 +864,8 @@ EXPORT_SYMBOL_GPL(pci_p2pmem_publish);
  */
 
 static enum pci_p2pdma_map_type p2pdma_map_type(struct dev_pagemap *pgmap,
-						struct device *dev)
+						struct device *dev,
+						bool verbose)
 {
 	struct pci_dev *provider = to_p2pdma_range(pgmap)->provider;
 	enum pci_p2pdma_map_type map;
@@ -878,7 +881,7 @@ static enum pci_p2pdma_map_type p2pdma_map_type(struct dev_pagemap *pgmap,
 	if (map != PCI_P2PDMA_MAP_UNKNOWN)
 		return map;
 
-	p2pdma_judge_cached(provider, client, true, &v);
+	p2pdma_judge_cached(provider, client, verbose, &v);
 	return v.map;
 }
 
@@ -891,7 +894,7 @@ static noinline void p2pdma_map_state_set(struct pci_p2pdma_map_state *state,
 					  struct device *dev)
 {
 	state->pgmap = pgmap;
-	state->map = p2pdma_map_type(pgmap, dev);
+	state->map = p2pdma_map_type(pgmap, dev, true);
 	state->bus_off = to_p2pdma_range(pgmap)->bus_offset;
 	if (state->map == PCI_P2PDMA_MAP_NOT_SUPPORTED)
 		trace_p2pdma_map_refused(to_p2pdma_range(pgmap)->provider, dev);
@@ -932,6 +935,61 @@ pci_p2pdma_map_segment(struct pci_p2pdma_map_state *state, struct device *dev,
 	}
 	return state->map;
 }
+
+/* One line per refused I/O, ratelimited: the provider, the client, why. */
+static void p2pdma_log_refusal(struct pci_dev *provider, struct pci_dev *client)
+{
+	static DEFINE_RATELIMIT_STATE(rs, DEFAULT_RATELIMIT_INTERVAL,
+				      DEFAULT_RATELIMIT_BURST);
+	struct p2pdma_path *paths;
+	struct seq_buf sb;
+	char *why;
+
+	if (!__ratelimit(&rs))
+		return;
+	/* The caller may be an IOCB_NOWAIT submission: do not sleep. */
+	why = kmalloc(P2PDMA_WHY_LEN, GFP_NOWAIT | __GFP_NOWARN);
+	paths = kmalloc_array(2, sizeof(*paths), GFP_NOWAIT | __GFP_NOWARN);
+	if (why && paths) {
+		seq_buf_init(&sb, why, P2PDMA_WHY_LEN);
+		p2pdma_print_why(&sb, provider, client, paths);
+	}
+	pci_warn(client, "peer-to-peer I/O with p2pmem of %s refused: %s\n",
+		 pci_name(provider),
+		 why && paths ? seq_buf_str(&sb) : "see its p2pmem/peers");
+	kfree(paths);
+	kfree(why);
+}
+
+/**
+ * pci_p2pdma_check_page() - can a device DMA to or from a P2P page
+ * @dev: the device that would do the DMA
+ * @page: a P2P page (is_pci_p2pdma_page()), held by the caller
+ *
+ * For code that gathers pages for a device before it maps them, such as
+ * the block layer pinning user pages for direct I/O, so that P2P memory
+ * the device cannot reach is refused there, before a request is built,
+ * rather than when the DMA mapping of a request already handed to the
+ * driver fails.  Answers from the provider's verdict cache, as
+ * pci_p2pdma_map_segment() does.  A refusal fires the p2pdma_map_refused
+ * trace event and logs one ratelimited line naming the provider, the client
+ * and the reason.
+ *
+ * Return: 0 if @dev can reach @page, -EREMOTEIO if it cannot.
+ */
+int pci_p2pdma_check_page(struct device *dev, struct page *page)
+{
+	struct dev_pagemap *pgmap = page->pgmap;
+	struct pci_dev *provider = to_p2pdma_range(pgmap)->provider;
+
+	if (p2pdma_map_type(pgmap, dev, false) != PCI_P2PDMA_MAP_NOT_SUPPORTED)
+		return 0;
+	trace_p2pdma_map_refused(provider, dev);
+	if (dev_is_pci(dev))
+		p2pdma_log_refusal(provider, to_pci_dev(dev));
+	return -EREMOTEIO;
+}
+EXPORT_SYMBOL_GPL(pci_p2pdma_check_page);
 
 /*
  * configfs/sysfs helpers

@@ -407,6 +407,15 @@ static void p2pdma_print_reason(struct seq_buf *sb,
 	}
 }
 
+/* Describe both ends as they are now and decide, without the cache. */
+static void p2pdma_work_out(struct pci_dev *provider, struct pci_dev *client,
+			    struct p2pdma_path paths[2], struct p2pdma_verdict *v)
+{
+	p2pdma_describe(provider, &paths[0]);
+	p2pdma_describe(client, &paths[1]);
+	p2pdma_decide(&paths[0], &paths[1], p2pdma_cpu_routes_p2p(), v);
+}
+
 /**
  * p2pdma_print_peer() - one line of p2pmem/peers
  * @sb: where the line goes
@@ -425,14 +434,32 @@ void p2pdma_print_peer(struct seq_buf *sb, struct pci_dev *provider,
 {
 	struct p2pdma_verdict v;
 
-	p2pdma_describe(provider, &paths[0]);
-	p2pdma_describe(client, &paths[1]);
-	p2pdma_decide(&paths[0], &paths[1], p2pdma_cpu_routes_p2p(), &v);
+	p2pdma_work_out(provider, client, paths, &v);
 	p2pdma_trace_verdict(provider, client, &v);
 	seq_buf_printf(sb, "%s %s %d ", pci_name(client),
 		       p2pdma_map_names[v.map], p2pdma_public_distance(&v));
 	p2pdma_print_reason(sb, paths, &v);
 	seq_buf_putc(sb, '\n');
+}
+
+/**
+ * p2pdma_print_why() - the reason of a pair's verdict, in words
+ * @sb: where to print (no newline is added)
+ * @provider: the device with P2P memory
+ * @client: the device that would DMA to or from it
+ * @paths: room for the two path descriptions (too large for the stack)
+ *
+ * The reason clauses of p2pmem/peers, for a message about one pair.  Works
+ * the verdict out from the topology as it is now, like p2pdma_print_peer(),
+ * but neither caches nor traces it.
+ */
+void p2pdma_print_why(struct seq_buf *sb, struct pci_dev *provider,
+		      struct pci_dev *client, struct p2pdma_path paths[2])
+{
+	struct p2pdma_verdict v;
+
+	p2pdma_work_out(provider, client, paths, &v);
+	p2pdma_print_reason(sb, paths, &v);
 }
 
 /*

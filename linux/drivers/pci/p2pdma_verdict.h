@@ -39,5 +39,10 @@ void p2pdma_judge(struct pci_dev *provider, struct pci_dev *client,
 		  bool verbose, struct p2pdma_verdict *v);
 void p2pdma_print_peer(struct seq_buf *sb, struct pci_dev *provider,
 		       struct pci_dev *client, struct p2pdma_path paths[2]);
+void p2pdma_print_why(struct seq_buf *sb, struct pci_dev *provider,
+		      struct pci_dev *client, struct p2pdma_path paths[2]);
+
+/* Room for the reason of one verdict (p2pdma_print_why()). */
+#define P2PDMA_WHY_LEN		256
 
 #endif /* _DRIVERS_PCI_P2PDMA_VERDICT_H */

@@ -17,8 +17,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <linux/io_uring.h>
 
 #include "../kselftest_harness.h"
 #include "p2pdma_common.h"
@@ -273,6 +275,177 @@ TEST_F(dio, misaligned)
 	ASSERT_EQ(-1, p2p_mismatch(self->b.p2p, 2 * self->page, MARKER_SEED));
 	ASSERT_TRUE(device_holds(&self->b, fd, 2 * self->page, 0, 51));
 	close(fd);
+}
+
+/* preadv/pwritev of two halves of @buf: the count or -errno */
+static ssize_t xferv(bool write_it, int fd, char *buf, size_t len, off_t off)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = buf, .iov_len = len / 2 },
+		{ .iov_base = buf + len / 2, .iov_len = len - len / 2 },
+	};
+	ssize_t n = write_it ? pwritev(fd, iov, 2, off) :
+			       preadv(fd, iov, 2, off);
+
+	return n < 0 ? -errno : n;
+}
+
+/*
+ * One read or write through a fresh io_uring (raw system calls, no
+ * liburing in the guest): the completion's result, or -errno of the setup.
+ */
+static ssize_t xfer_uring(bool write_it, int fd, void *buf, size_t len,
+			  off_t off)
+{
+	struct io_uring_params p = { 0 };
+	size_t sq_len, cq_len, sqes_len;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	char *sq, *cq;
+	unsigned int *tail, head;
+	ssize_t ret;
+	int ring;
+
+	ring = syscall(__NR_io_uring_setup, 1, &p);
+	if (ring < 0)
+		return -errno;
+	sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
+	cq_len = p.cq_off.cqes + p.cq_entries * sizeof(*cqe);
+	sqes_len = p.sq_entries * sizeof(*sqe);
+	sq = mmap(NULL, sq_len, PROT_READ | PROT_WRITE, MAP_SHARED, ring,
+		  IORING_OFF_SQ_RING);
+	cq = mmap(NULL, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED, ring,
+		  IORING_OFF_CQ_RING);
+	sqe = mmap(NULL, sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED, ring,
+		   IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqe == MAP_FAILED) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = write_it ? IORING_OP_WRITE : IORING_OP_READ;
+	sqe->fd = fd;
+	sqe->addr = (unsigned long)buf;
+	sqe->len = len;
+	sqe->off = off;
+	((unsigned int *)(sq + p.sq_off.array))[0] = 0;
+	tail = (unsigned int *)(sq + p.sq_off.tail);
+	__atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS,
+		    NULL, 0) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	head = __atomic_load_n((unsigned int *)(cq + p.cq_off.head),
+			       __ATOMIC_ACQUIRE);
+	cqe = (struct io_uring_cqe *)(cq + p.cq_off.cqes) +
+	      (head & *(unsigned int *)(cq + p.cq_off.ring_mask));
+	ret = cqe->res;
+out:
+	if (sqe != MAP_FAILED)
+		munmap(sqe, sqes_len);
+	if (cq != MAP_FAILED)
+		munmap(cq, cq_len);
+	if (sq != MAP_FAILED)
+		munmap(sq, sq_len);
+	close(ring);
+	return ret;
+}
+
+/*
+ * The kernel log records after the mark of @fd: how many report a media
+ * error, and how many name both @provider and @client as a refusal.
+ */
+static void kmsg_count(int fd, const char *provider, const char *client,
+		       int *media, int *named)
+{
+	char rec[8192];
+	ssize_t n;
+
+	*media = 0;
+	*named = 0;
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;
+		if (n <= 0)
+			return;
+		rec[n] = '\0';
+		if (strstr(rec, "critical target error") ||
+		    strstr(rec, "I/O error"))
+			(*media)++;
+		if (strstr(rec, "refused") && strstr(rec, provider) &&
+		    strstr(rec, client))
+			(*named)++;
+	}
+}
+
+/*
+ * P2P I/O that the topology refuses fails with EREMOTEIO before a request
+ * is built (a deliberate difference from stock 6.12): for read, write,
+ * readv, writev, a read large enough to take several bios, and io_uring,
+ * nothing reaches the controller (the disk's counters in
+ * /sys/block/<disk>/stat do not move), no media error is logged, a line
+ * names the provider, the client and the reason, and neither the disk nor
+ * the buffer changes.  Stock 6.12 fails the same calls with EREMOTEIO only
+ * after the request reached the driver, which logs "critical target error"
+ * and counts the I/O; on baseline the test checks that instead, which
+ * shows that its checks can fail.
+ */
+TEST_F_TIMEOUT(dio, refused_before_the_device, DIO_TIMEOUT)
+{
+	const size_t len = 64 << 10, big = 2 << 20;
+	bool stock = p2p_kernel_is("baseline");
+	char path[96], stat0[256], stat1[256];
+	const struct p2p_nvme *peer;
+	int fd, kmsg, media, named;
+
+	if (self->env.expect != P2P_EXPECT_REFUSED)
+		SKIP(return, "P2P is not refused in topology %s",
+		     self->env.topology);
+	p2p_require(_metadata, self->env.topo, self->env.peer[0] >= 0,
+		    "needs an NVMe namespace without p2pmem");
+	peer = &self->env.nvme[self->env.peer[0]];
+	fd = open_disk(&self->env, self->env.peer[0]);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, seed_device(&self->b, fd, big, 0, 71));
+	p2p_fill(self->b.p2p, big, MARKER_SEED);
+	snprintf(path, sizeof(path), "/sys/block/%s/stat", peer->disk);
+	ASSERT_LT(0, p2p_read_str(path, stat0, sizeof(stat0)));
+	/* Earlier refusals may have used up the log's burst (10 per 5 s). */
+	p2p_msleep(5500);
+	kmsg = p2p_kmsg_open();
+	ASSERT_LE(0, kmsg);
+
+	EXPECT_EQ(-EREMOTEIO, xfer(false, fd, self->b.p2p, len, 0));
+	EXPECT_EQ(-EREMOTEIO, xfer(true, fd, self->b.p2p, len, 0));
+	EXPECT_EQ(-EREMOTEIO, xferv(false, fd, self->b.p2p, len, 0));
+	EXPECT_EQ(-EREMOTEIO, xferv(true, fd, self->b.p2p, len, 0));
+	EXPECT_EQ(-EREMOTEIO, xfer(false, fd, self->b.p2p, big, 0));
+	EXPECT_EQ(-EREMOTEIO, xfer_uring(false, fd, self->b.p2p, len, 0));
+	EXPECT_EQ(-EREMOTEIO, xfer_uring(true, fd, self->b.p2p, len, 0));
+
+	ASSERT_LT(0, p2p_read_str(path, stat1, sizeof(stat1)));
+	kmsg_count(kmsg, self->env.provider, peer->bdf, &media, &named);
+	close(kmsg);
+	EXPECT_EQ(-1, p2p_mismatch(self->b.p2p, big, MARKER_SEED));
+	EXPECT_TRUE(device_holds(&self->b, fd, big, 0, 71));
+	close(fd);
+	TH_LOG("%s: %d media error line(s), %d naming %s and %s", peer->disk,
+	       media, named, self->env.provider, peer->bdf);
+	if (stock) {
+		EXPECT_LT(0, media);
+		EXPECT_STRNE(stat0, stat1);
+		return;
+	}
+	EXPECT_EQ(0, media);
+	EXPECT_STREQ(stat0, stat1) {
+		TH_LOG("before: %s", stat0);
+		TH_LOG("after:  %s", stat1);
+	}
+	/* One line per refused call at most, and at least one. */
+	EXPECT_LE(1, named);
+	EXPECT_GE(7, named);
 }
 
 /*
