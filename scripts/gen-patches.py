@@ -250,7 +250,15 @@ def step_refuse_early(f):
 	if (extraction_flags & ITER_ALLOW_P2PDMA) {
 		ret = bio_check_p2pdma(bio, pages, nr_pages);
 		if (unlikely(ret)) {
-			iov_iter_revert(iter, size);
+			/*
+			 * Fail the whole bio, not just this segment: a short
+			 * bio would let the caller do the rest of the I/O
+			 * another way (a block device reads it buffered).
+			 */
+			iov_iter_revert(iter, size + bio->bi_iter.bi_size);
+			bio_release_pages(bio, false);
+			bio->bi_vcnt = 0;
+			bio->bi_iter.bi_size = 0;
 			goto out;
 		}
 	}
@@ -343,7 +351,9 @@ A queue with BLK_FEAT_PCI_P2PDMA now names the device that does its DMA
 (queue_limits.dma_dev, set by the NVMe core to the controller's device),
 and __bio_iov_iter_get_pages() asks pci_p2pdma_check_page() about the
 first page of each P2P range it pins.  Memory out of reach fails the
-I/O with EREMOTEIO there, before a bio is submitted: nothing reaches the
+whole bio with EREMOTEIO there, before it is submitted (also when host
+pages came before it in the vector, which would otherwise leave a short
+bio whose rest a block device reads buffered): nothing reaches the
 driver, the statistics do not move, and the P2PDMA core logs one
 ratelimited line naming the provider, the client and the reason.
 

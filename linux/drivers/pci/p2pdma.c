@@ -971,9 +971,9 @@ static void p2pdma_log_refusal(struct pci_dev *provider, struct pci_dev *client)
  * the device cannot reach is refused there, before a request is built,
  * rather than when the DMA mapping of a request already handed to the
  * driver fails.  Answers from the provider's verdict cache, as
- * pci_p2pdma_map_segment() does.  A refusal fires the p2pdma_map_refused
- * trace event and logs one ratelimited line naming the provider, the client
- * and the reason.
+ * pci_p2pdma_map_segment() does, and like it explains a verdict it has to
+ * compute.  Each refusal fires the p2pdma_map_refused trace event and logs
+ * one ratelimited line naming the provider, the client and the reason.
  *
  * Return: 0 if @dev can reach @page, -EREMOTEIO if it cannot.
  */
@@ -982,7 +982,7 @@ int pci_p2pdma_check_page(struct device *dev, struct page *page)
 	struct dev_pagemap *pgmap = page->pgmap;
 	struct pci_dev *provider = to_p2pdma_range(pgmap)->provider;
 
-	if (p2pdma_map_type(pgmap, dev, false) != PCI_P2PDMA_MAP_NOT_SUPPORTED)
+	if (p2pdma_map_type(pgmap, dev, true) != PCI_P2PDMA_MAP_NOT_SUPPORTED)
 		return 0;
 	trace_p2pdma_map_refused(provider, dev);
 	if (dev_is_pci(dev))

@@ -354,7 +354,8 @@ out:
 
 /*
  * The kernel log records after the mark of @fd: how many report a media
- * error, and how many name both @provider and @client as a refusal.
+ * error, and how many are refusals of I/O with @provider's p2pmem that
+ * name @client.
  */
 static void kmsg_count(int fd, const char *provider, const char *client,
 		       int *media, int *named)
@@ -374,8 +375,8 @@ static void kmsg_count(int fd, const char *provider, const char *client,
 		if (strstr(rec, "critical target error") ||
 		    strstr(rec, "I/O error"))
 			(*media)++;
-		if (strstr(rec, "refused") && strstr(rec, provider) &&
-		    strstr(rec, client))
+		if (strstr(rec, "I/O with p2pmem of") &&
+		    strstr(rec, provider) && strstr(rec, client))
 			(*named)++;
 	}
 }
