@@ -596,22 +596,79 @@ int p2p_kmsg_open(void)
 	return fd;
 }
 
-/* Is there a record after the mark that contains both needles? */
-bool p2p_kmsg_search(int fd, const char *needle1, const char *needle2)
+/*
+ * The next record after the mark (or the last one read) into @rec, as a
+ * string; false when there is none.  Records overwritten since are skipped.
+ */
+bool p2p_kmsg_next(int fd, char *rec, size_t len)
 {
-	char rec[8192];
 	ssize_t n;
 
 	for (;;) {
-		n = read(fd, rec, sizeof(rec) - 1);
+		n = read(fd, rec, len - 1);
 		if (n < 0 && errno == EPIPE)
-			continue;	/* overwritten records: keep reading */
+			continue;
 		if (n <= 0)
 			return false;
 		rec[n] = '\0';
+		return true;
+	}
+}
+
+/*
+ * Read every record after the mark; the first of @needles that one of them
+ * contains, or NULL.
+ */
+const char *p2p_kmsg_find(int fd, const char * const *needles, size_t n)
+{
+	char rec[P2P_KMSG_REC];
+	const char *hit = NULL;
+	size_t i;
+
+	while (p2p_kmsg_next(fd, rec, sizeof(rec)))
+		for (i = 0; i < n && !hit; i++)
+			if (strstr(rec, needles[i]))
+				hit = needles[i];
+	return hit;
+}
+
+/* What the core logs when it finds pages it cannot account for. */
+static const char * const p2p_complaints[] = {
+	"still allocated at removal",
+	"p2pmem: not freeing",
+};
+
+/* Is the log record @rec one of the core's complaints? */
+bool p2p_is_core_complaint(const char *rec)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(p2p_complaints); i++)
+		if (strstr(rec, p2p_complaints[i]))
+			return true;
+	return false;
+}
+
+/*
+ * The first of the core's complaints logged after the mark of @fd, or NULL
+ * (also for fd < 0).  Reads every record.
+ */
+const char *p2p_core_complaint(int fd)
+{
+	if (fd < 0)
+		return NULL;
+	return p2p_kmsg_find(fd, p2p_complaints, ARRAY_SIZE(p2p_complaints));
+}
+
+/* Is there a record after the mark that contains both needles? */
+bool p2p_kmsg_search(int fd, const char *needle1, const char *needle2)
+{
+	char rec[P2P_KMSG_REC];
+
+	while (p2p_kmsg_next(fd, rec, sizeof(rec)))
 		if (strstr(rec, needle1) && (!needle2 || strstr(rec, needle2)))
 			return true;
-	}
+	return false;
 }
 
 int p2p_tp_alloc(int fd, const struct test_p2pdma_bdf *provider,

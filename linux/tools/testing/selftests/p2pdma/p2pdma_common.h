@@ -19,6 +19,7 @@
 #define P2P_MIB			1048576ULL
 #define P2P_MAX_NVME		16
 #define P2P_PCI_DEVICES		"/sys/bus/pci/devices"
+#define P2P_KMSG_REC		8192	/* room for one /dev/kmsg record */
 
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
@@ -169,7 +170,11 @@ bool p2p_touch_faults(char *addr, bool write);
 
 /* Kernel log: remember the end of /dev/kmsg, later search what follows */
 int p2p_kmsg_open(void);
+bool p2p_kmsg_next(int fd, char *rec, size_t len);
 bool p2p_kmsg_search(int fd, const char *needle1, const char *needle2);
+const char *p2p_kmsg_find(int fd, const char * const *needles, size_t n);
+bool p2p_is_core_complaint(const char *rec);
+const char *p2p_core_complaint(int fd);
 
 /*
  * Helpers for tests built on kselftest_harness.h (included before this

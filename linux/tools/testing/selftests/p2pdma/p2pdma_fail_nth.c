@@ -89,38 +89,6 @@ FIXTURE(fail_nth) {
 	struct fn_state st;
 };
 
-/* What the core logs when it finds pages it cannot account for. */
-static const char * const core_complaints[] = {
-	"still allocated at removal",
-	"p2pmem: not freeing",
-};
-
-/* Does any record since @fd was opened (or last read) contain @needle? */
-static const char *kmsg_find(int fd, const char * const *needles, size_t n)
-{
-	char rec[8192];
-	const char *hit = NULL;
-	ssize_t len;
-	size_t i;
-
-	for (;;) {
-		len = read(fd, rec, sizeof(rec) - 1);
-		if (len < 0 && errno == EPIPE)
-			continue;
-		if (len <= 0)
-			return hit;
-		rec[len] = '\0';
-		for (i = 0; i < n && !hit; i++)
-			if (strstr(rec, needles[i]))
-				hit = needles[i];
-	}
-}
-
-static const char *core_complaint(int fd)
-{
-	return kmsg_find(fd, core_complaints, ARRAY_SIZE(core_complaints));
-}
-
 static int set_knob(struct knob *k)
 {
 	ssize_t n = p2p_read_str(k->path, k->saved, sizeof(k->saved));
@@ -225,7 +193,7 @@ FIXTURE_TEARDOWN(fail_nth)
 	if (st->tfd >= 0)
 		close(st->tfd);
 	if (st->kmsg >= 0) {
-		complaint = core_complaint(st->kmsg);
+		complaint = p2p_core_complaint(st->kmsg);
 		EXPECT_EQ(NULL, complaint) TH_LOG("kernel log: \"%s\"", complaint);
 		close(st->kmsg);
 	}
@@ -302,7 +270,7 @@ static int run_chain(struct __test_metadata *_metadata,
 			       p2p_attr(self->bdf, "available"), self->avail0);
 			return -1;
 		}
-		complaint = core_complaint(self->kmsg);
+		complaint = p2p_core_complaint(self->kmsg);
 		if (complaint) {
 			TH_LOG("n=%u: kernel log: \"%s\"", n, complaint);
 			return -1;
@@ -583,26 +551,18 @@ static int bind_plain(const char *bdf)
 /* What the kernel logged since the last call, as SEEN_* bits. */
 static int kmsg_seen(int fd)
 {
-	char rec[8192];
+	char rec[P2P_KMSG_REC];
 	int seen = 0;
-	ssize_t len;
-	size_t i;
 
-	for (;;) {
-		len = read(fd, rec, sizeof(rec) - 1);
-		if (len < 0 && errno == EPIPE)
-			continue;
-		if (len <= 0)
-			return seen;
-		rec[len] = '\0';
-		for (i = 0; i < ARRAY_SIZE(core_complaints); i++)
-			if (strstr(rec, core_complaints[i]))
-				seen |= SEEN_COMPLAINT;
+	while (p2p_kmsg_next(fd, rec, sizeof(rec))) {
+		if (p2p_is_core_complaint(rec))
+			seen |= SEEN_COMPLAINT;
 		if (strstr(rec, "failed to register the CMB"))
 			seen |= SEEN_CMB_FAILED;
 		if (strstr(rec, "added peer-to-peer DMA memory"))
 			seen |= SEEN_ADDED;
 	}
+	return seen;
 }
 
 /*

@@ -360,18 +360,11 @@ out:
 static void kmsg_count(int fd, const char *provider, const char *client,
 		       int *media, int *named)
 {
-	char rec[8192];
-	ssize_t n;
+	char rec[P2P_KMSG_REC];
 
 	*media = 0;
 	*named = 0;
-	for (;;) {
-		n = read(fd, rec, sizeof(rec) - 1);
-		if (n < 0 && errno == EPIPE)
-			continue;
-		if (n <= 0)
-			return;
-		rec[n] = '\0';
+	while (p2p_kmsg_next(fd, rec, sizeof(rec))) {
 		if (strstr(rec, "critical target error") ||
 		    strstr(rec, "I/O error"))
 			(*media)++;

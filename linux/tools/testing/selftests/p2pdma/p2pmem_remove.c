@@ -50,12 +50,6 @@
 #define CALIBRATE_ROUNDS	200
 #define IORESOURCE_MEM_FLAG	0x200
 
-/* What the core logs when a removal finds pages it cannot account for. */
-static const char * const core_complaints[] = {
-	"still allocated at removal",
-	"p2pmem: not freeing",
-};
-
 FIXTURE(remove) {
 	struct p2p_env env;
 	char bdf[P2P_BDF_LEN];		/* the provider */
@@ -210,28 +204,6 @@ static int rescan_and_wait(struct p2p_env *env, const char *bdf,
 	}
 }
 
-/* The first of the core's complaints logged since @fd was opened, or NULL. */
-static const char *core_complaint(int fd)
-{
-	char rec[8192];
-	ssize_t n;
-	size_t i;
-
-	if (fd < 0)
-		return NULL;
-	for (;;) {
-		n = read(fd, rec, sizeof(rec) - 1);
-		if (n < 0 && errno == EPIPE)
-			continue;
-		if (n <= 0)
-			return NULL;
-		rec[n] = '\0';
-		for (i = 0; i < ARRAY_SIZE(core_complaints); i++)
-			if (strstr(rec, core_complaints[i]))
-				return core_complaints[i];
-	}
-}
-
 #define RESCAN()	rescan_and_wait(&self->env, self->bdf, self->avail0, \
 					self->nr_nvme0)
 
@@ -270,7 +242,7 @@ FIXTURE_TEARDOWN(remove)
 	EXPECT_EQ(self->size0, p2p_attr(self->bdf, "size"));
 	EXPECT_EQ(self->avail0, p2p_attr(self->bdf, "available"));
 	EXPECT_EQ(self->bar_len, bar_len(self->bdf, self->bar));
-	complaint = core_complaint(self->kmsg);
+	complaint = p2p_core_complaint(self->kmsg);
 	EXPECT_EQ(NULL, complaint) TH_LOG("kernel log: \"%s\"", complaint);
 	if (self->kmsg >= 0)
 		close(self->kmsg);
