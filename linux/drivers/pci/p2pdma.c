@@ -864,8 +864,7 @@ EXPORT_SYMBOL_GPL(pci_p2pmem_publish);
  */
 
 static enum pci_p2pdma_map_type p2pdma_map_type(struct dev_pagemap *pgmap,
-						struct device *dev,
-						bool verbose)
+						struct device *dev)
 {
 	struct pci_dev *provider = to_p2pdma_range(pgmap)->provider;
 	enum pci_p2pdma_map_type map;
@@ -881,7 +880,7 @@ static enum pci_p2pdma_map_type p2pdma_map_type(struct dev_pagemap *pgmap,
 	if (map != PCI_P2PDMA_MAP_UNKNOWN)
 		return map;
 
-	p2pdma_judge_cached(provider, client, verbose, &v);
+	p2pdma_judge_cached(provider, client, true, &v);
 	return v.map;
 }
 
@@ -894,7 +893,7 @@ static noinline void p2pdma_map_state_set(struct pci_p2pdma_map_state *state,
 					  struct device *dev)
 {
 	state->pgmap = pgmap;
-	state->map = p2pdma_map_type(pgmap, dev, true);
+	state->map = p2pdma_map_type(pgmap, dev);
 	state->bus_off = to_p2pdma_range(pgmap)->bus_offset;
 	if (state->map == PCI_P2PDMA_MAP_NOT_SUPPORTED)
 		trace_p2pdma_map_refused(to_p2pdma_range(pgmap)->provider, dev);
@@ -982,7 +981,7 @@ int pci_p2pdma_check_page(struct device *dev, struct page *page)
 	struct dev_pagemap *pgmap = page->pgmap;
 	struct pci_dev *provider = to_p2pdma_range(pgmap)->provider;
 
-	if (p2pdma_map_type(pgmap, dev, true) != PCI_P2PDMA_MAP_NOT_SUPPORTED)
+	if (p2pdma_map_type(pgmap, dev) != PCI_P2PDMA_MAP_NOT_SUPPORTED)
 		return 0;
 	trace_p2pdma_map_refused(provider, dev);
 	if (dev_is_pci(dev))
