@@ -54,6 +54,10 @@ static bool alloc_only;
 module_param(alloc_only, bool, 0444);
 MODULE_PARM_DESC(alloc_only, "only the alloc_free rows, for looking into them");
 
+static bool percall_only;
+module_param(percall_only, bool, 0444);
+MODULE_PARM_DESC(percall_only, "only the per-call rows (distance, dma_map_sg); needs client=");
+
 #define FRAG_CHUNK	(60 * 1024)	/* kept allocation ... */
 #define FRAG_HOLE	(4 * 1024)	/* ... followed by a 4 KiB hole */
 #define MAP_SEGS	16
@@ -492,6 +496,21 @@ static int __init p2pdma_bench_init(void)
 	 * free block, and under TCG dma_map_sg varied by 20 % between boots
 	 * of one kernel with it (QEMU's software TLB is our suspect).
 	 */
+	if (percall_only) {
+		int ret = 0;
+
+		if (cdev) {
+			bench_distance(pdev, cdev);
+			bench_dma_map(pdev, cdev);
+			pr_info("DONE\n");
+		} else {
+			pr_err("percall_only needs client=<PCI address>\n");
+			ret = -ENODEV;
+		}
+		pci_dev_put(cdev);
+		pci_dev_put(pdev);
+		return ret;
+	}
 	if (alloc_only) {
 		pci_dev_put(cdev);
 		bench_allocator(pdev);
