@@ -152,6 +152,29 @@ boot_step() {
 	echo "series: boots: $1 ($n P2PDMA KUnit cases pass, make run's job passes)"
 }
 
+# The test modules and the selftests a step has build too (the modules
+# from a copy, as vm/mkinitramfs.sh does, so the step's tree stays clean).
+build_tests() {
+	local t=$tree/tools/testing
+	if [ -d "$t/p2pdma" ]; then
+		rm -rf "$obj/testmod"
+		cp -r "$t/p2pdma" "$obj/testmod"
+		if ! make -s -C "$obj" LOCALVERSION= M="$obj/testmod" modules \
+			> "$obj/testmod.log" 2>&1; then
+			echo "series: TEST MODULES FAIL TO BUILD: $1"; return 1
+		fi
+	fi
+	if [ -d "$t/selftests/p2pdma" ]; then
+		rm -rf "$obj/selftests" && mkdir -p "$obj/selftests"
+		if ! make -s -C "$t/selftests/p2pdma" OUTPUT="$obj/selftests" \
+			> "$obj/selftests.log" 2>&1; then
+			echo "series: SELFTESTS FAIL TO BUILD: $1"; return 1
+		fi
+		git -C "$tree" clean -qfdx -- tools/testing/selftests
+		echo "series: selftests build: $(ls "$obj/selftests" | tr '\n' ' ')"
+	fi
+}
+
 [ -z "${BOOT_EACH:-}" ] || BUILD_EACH=1
 [ -z "${BOOT_EACH:-}" ] || [ -f "$top/build/ours/initramfs.cpio.gz" ] ||
 	{ echo "series: BOOT_EACH needs build/ours/initramfs.cpio.gz (make test or make initramfs)" >&2; exit 1; }
@@ -169,8 +192,9 @@ if [ -n "${BUILD_EACH:-}" ]; then
 		make -s -C "$tree" O="$obj" LOCALVERSION= KCONFIG_ALLCONFIG="$obj/fragment" allnoconfig >/dev/null
 		subject=$(git -C "$tree" log -1 --format=%s "$c")
 		if flock "${P2P_BUILD_LOCK:-/tmp/p2p-build.lock}" make -s -C "$tree" O="$obj" -j"$(nproc)" \
-			LOCALVERSION= CC="ccache gcc" bzImage > "$obj/build.log" 2>&1; then
+			LOCALVERSION= CC="ccache gcc" bzImage modules_prepare > "$obj/build.log" 2>&1; then
 			echo "series: builds: $subject"
+			build_tests "$subject" || bad=1
 			[ -z "${BOOT_EACH:-}" ] || boot_step "$subject" || bad=1
 		else
 			echo "series: BUILD FAILS: $subject"; bad=1
