@@ -3,6 +3,12 @@
 # booted.  Prints "BENCH: <metric> <value> <unit>" lines.
 . /opt/p2p/guest/lib.sh
 
+# The bench module's "RESULT <metric>=<value> <unit>" lines in the kernel
+# log, as BENCH lines.
+bench_results() {
+	dmesg | sed -n 's/.*p2pdma_bench: RESULT \([^=]*\)=\([^ ]*\) \(.*\)$/BENCH: \1 \2 \3/p'
+}
+
 small=; large=; client=; clientns=
 while read -r c bdf ns p2p; do
 	if [ "$p2p" = 1 ]; then
@@ -35,20 +41,20 @@ alloc)
 		insmod /opt/p2p/modules/p2pdma_bench.ko provider="$small" label=pool64M alloc_only=1
 		rmmod p2pdma_bench
 	done
-	dmesg | sed -n 's/.*p2pdma_bench: RESULT \([^=]*\)=\([^ ]*\) \(.*\)$/BENCH: \1 \2 \3/p'
+	bench_results
 	exit 0 ;;
 map)
 	for i in 1 2 3 4 5 6 7; do
 		insmod /opt/p2p/modules/p2pdma_bench.ko provider="$small" client="$client" percall_only=1
 		rmmod p2pdma_bench
 	done
-	dmesg | sed -n 's/.*p2pdma_bench: RESULT \([^=]*\)=\([^ ]*\) \(.*\)$/BENCH: \1 \2 \3/p'
+	bench_results
 	exit 0 ;;
 checkerboard)
 	[ -n "$large" ] || exit 1
 	insmod /opt/p2p/modules/p2pdma_bench.ko provider="$large" label=poolmax checkerboard=2
 	rmmod p2pdma_bench
-	dmesg | sed -n 's/.*p2pdma_bench: RESULT \([^=]*\)=\([^ ]*\) \(.*\)$/BENCH: \1 \2 \3/p'
+	bench_results
 	exit 0 ;;
 esac
 
@@ -57,7 +63,7 @@ bench_module() {
 	dmesg -c > /dev/null
 	insmod /opt/p2p/modules/p2pdma_bench.ko provider="$1" client="$client" label="$2" $3
 	rmmod p2pdma_bench
-	dmesg | sed -n 's/.*p2pdma_bench: RESULT \([^=]*\)=\([^ ]*\) \(.*\)$/BENCH: \1 \2 \3/p'
+	bench_results
 }
 # The per-call rows (cached distance, dma_map_sg) are taken three times,
 # at the start, after the allocator rows and at the end, and their median
