@@ -40,6 +40,19 @@ while read -r f; do
 		missing=1
 	fi
 done < <(cd "$top" && { find linux -type f; sed 's|^|patches/|' patches/series; } | sort)
+# A step may hold back part of a file it adds: "-kernel/series/X.diff"
+# after the file takes X.diff out again (patch -R), and a later step puts
+# it in with "kernel/series/X.diff".  Each diff is held once and applied
+# once, later.
+for d in $(cd "$top" && ls kernel/series/*.diff 2>/dev/null); do
+	held=$(grep -v '^\s*\(#\|$\)' "$map" | grep -n -- " -$d\( \|$\)" | cut -d: -f1 || true)
+	put=$(grep -v '^\s*\(#\|$\)' "$map" | grep -n -- " $d\( \|$\)" | cut -d: -f1 || true)
+	if [ "$(wc -w <<< "$held")" -ne 1 ] || [ "$(wc -w <<< "$put")" -ne 1 ] ||
+	   [ "$held" -ge "$put" ]; then
+		echo "series: $d must be held back by one step and applied by a later one" >&2
+		missing=1
+	fi
+done
 [ $missing -eq 0 ] || exit 1
 
 # A git repository of the pristine tree, made once per tarball.
@@ -70,11 +83,23 @@ grep -v '^\s*\(#\|$\)' "$map" | while read -r msg parts; do
 			[ -e "$top/$p" ] || continue
 			mkdir -p "$tree/$(dirname "${p#linux/}")"
 			cp -r "$top/$p" "$tree/$(dirname "${p#linux/}")/" ;;
+		-kernel/series/*.diff)
+			patch -s -R -F0 -p1 -d "$tree" --no-backup-if-mismatch < "$top/${p#-}" ;;
+		kernel/series/*.diff)
+			patch -s -F0 -p1 -d "$tree" --no-backup-if-mismatch < "$top/$p" ;;
+		*)
+			echo "series: $msg: unknown part $p" >&2; exit 1 ;;
 		esac
 	done
 	git -C "$tree" add -f -A
 	git -C "$tree" commit -qs -F "$top/kernel/series/$msg"
 done
+
+# What was held back came back: the last step has every file as it is here.
+while read -r f; do
+	cmp -s "$top/$f" "$tree/${f#linux/}" ||
+		{ echo "series: $f differs at the end of the series" >&2; exit 1; }
+done < <(cd "$top" && find linux -type f)
 
 rm -rf "$out"
 git -C "$tree" format-patch -q --cover-letter --subject-prefix=PATCH -o "$out" base..p2pdma
