@@ -156,10 +156,6 @@ def step_verdict(f):
 
 
 def step_core(f):
-    f[ABI] = insert_after(
-        f[ABI],
-        "\t\tThis memory can be used in O_DIRECT calls to NVMe backed\n"
-        "\t\tfiles for Peer-to-Peer copies.\n", PEERS_ABI)
     f["drivers/pci/Kconfig"] = replace(
         f["drivers/pci/Kconfig"],
         "\tdepends on 64BIT\n\tselect GENERIC_ALLOCATOR\n",
@@ -169,7 +165,13 @@ def step_core(f):
                                "F:\tdrivers/pci/p2pdma.c\n",
                                "F:\tdrivers/pci/p2pdma.[ch]\n")
     maint_f(f, "drivers/pci/p2pdma_user.c")
-    step_core_header(f)
+
+
+def step_peers(f):
+    f[ABI] = insert_after(
+        f[ABI],
+        "\t\tThis memory can be used in O_DIRECT calls to NVMe backed\n"
+        "\t\tfiles for Peer-to-Peer copies.\n", PEERS_ABI)
 
 
 CHECK_PAGE_DECL = """int pci_p2pdma_check_page(struct device *dev, struct page *page);
@@ -216,7 +218,7 @@ static int bio_check_p2pdma(struct bio *bio, struct page **pages,
 """
 
 
-def step_core_header(f):
+def check_page_header(f):
     h = "include/linux/pci-p2pdma.h"
     f[h] = insert_after(
         f[h], "void pci_p2pmem_publish(struct pci_dev *pdev, bool publish);\n",
@@ -227,6 +229,7 @@ def step_core_header(f):
 
 
 def step_refuse_early(f):
+    check_page_header(f)
     f["include/linux/blkdev.h"] = insert_after(
         f["include/linux/blkdev.h"],
         "\tunsigned int\t\tdma_alignment;\n\tunsigned int\t\tdma_pad_mask;\n",
@@ -333,11 +336,12 @@ its files in MAINTAINERS."""),
      "PCI/P2PDMA: build the user mapping, stop selecting GENERIC_ALLOCATOR",
      """Builds drivers/pci/p2pdma_user.o (sysfs p2pmem/ and its mmap) and lists
 it and the core's private header in MAINTAINERS.  The core now allocates
-p2pmem from its own buddy allocator, so it no longer needs genalloc.
-Documents the new p2pmem/peers file, the verdict of every possible
-client, in the sysfs ABI, and declares pci_p2pdma_check_page(), which
-tells whether a device can reach a P2P page before anything is mapped."""),
-    ("0006-block-nvme-refuse-unreachable-p2pmem-early.patch",
+p2pmem from its own buddy allocator, so it no longer needs genalloc."""),
+    ("0006-pci-p2pdma-peers.patch", step_peers,
+     "PCI/P2PDMA: document p2pmem/peers",
+     """Documents the new p2pmem/peers file, the verdict of every possible
+client, in the sysfs ABI."""),
+    ("0007-block-nvme-refuse-unreachable-p2pmem-early.patch",
      step_refuse_early,
      "block, nvme-pci: refuse P2P memory the controller cannot reach early",
      """Direct I/O from a user mapping of p2pmem to an NVMe namespace whose
@@ -349,8 +353,8 @@ target error", a media error, before the caller saw EREMOTEIO.
 
 A queue with BLK_FEAT_PCI_P2PDMA now names the device that does its DMA
 (queue_limits.dma_dev, set by the NVMe core to the controller's device),
-and __bio_iov_iter_get_pages() asks pci_p2pdma_check_page() about the
-first page of each P2P range it pins.  Memory out of reach fails the
+and __bio_iov_iter_get_pages() asks the new pci_p2pdma_check_page() about
+the first page of each P2P range it pins.  Memory out of reach fails the
 whole bio with EREMOTEIO there, before it is submitted (also when host
 pages came before it in the vector, which would otherwise leave a short
 bio whose rest a block device reads buffered): nothing reaches the
@@ -360,11 +364,11 @@ ratelimited line naming the provider, the client and the reason.
 Stacked devices have no DMA device of their own; what they pass down
 can still be refused at map time.  nvme-pci then marks the request
 RQF_QUIET, so that this is not reported as a media error either."""),
-    ("0007-p2pdma-test-modules.patch", step_testmod,
+    ("0008-p2pdma-test-modules.patch", step_testmod,
      "PCI/P2PDMA: cover the test modules in MAINTAINERS",
      """The test and benchmark modules of the P2PDMA API live in
 tools/testing/p2pdma/; list them in the P2PDMA entry."""),
-    ("0008-selftests-p2pdma.patch", step_selftests,
+    ("0009-selftests-p2pdma.patch", step_selftests,
      "selftests: add p2pdma to TARGETS, cover it in MAINTAINERS",
      """Build and run the P2PDMA selftests with the others.  They drive the
 test module of tools/testing/p2pdma/ and live in
