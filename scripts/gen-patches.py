@@ -23,7 +23,8 @@ PRISTINE = os.path.join(TOP, "build", "pristine")
 ABI = "Documentation/ABI/testing/sysfs-bus-pci"
 FILES = ["drivers/pci/Kconfig", "drivers/pci/Makefile", "MAINTAINERS",
          "tools/testing/selftests/Makefile", ABI,
-         "include/linux/pci-p2pdma.h", "include/linux/blkdev.h",
+         "include/linux/pci-p2pdma.h", "include/linux/memremap.h",
+         "include/linux/blkdev.h",
          "block/bio.c", "drivers/nvme/host/core.c", "drivers/nvme/host/pci.c"]
 PEERS_ABI = """
 What:		/sys/bus/pci/devices/.../p2pmem/peers
@@ -153,6 +154,29 @@ def step_verdict(f):
     make_line(f, "p2pdma_verdict.o")
     maint_f(f, "drivers/pci/p2pdma_verdict.*")
     maint_f(f, "include/trace/events/p2pdma.h")
+
+
+PAGE_PGMAP = """/*
+ * The dev_pagemap of a ZONE_DEVICE page.  Only the head page of a compound
+ * ZONE_DEVICE page (pgmap->vmemmap_shift) records it: in a tail page the
+ * same word holds compound_head.
+ */
+static inline struct dev_pagemap *page_pgmap(const struct page *page)
+{
+	return compound_head(page)->pgmap;
+}
+
+"""
+
+
+def step_page_pgmap(f):
+    h = "include/linux/memremap.h"
+    f[h] = replace(f[h], "static inline bool is_device_private_page(",
+                   PAGE_PGMAP + "static inline bool is_device_private_page(")
+    f[h] = replace(f[h], """		is_zone_device_page(page) &&
+		page->pgmap->type == MEMORY_DEVICE_PCI_P2PDMA;""",
+                   """		is_zone_device_page(page) &&
+		page_pgmap(page)->type == MEMORY_DEVICE_PCI_P2PDMA;""")
 
 
 def step_core(f):
@@ -332,16 +356,33 @@ its files in MAINTAINERS."""),
      """Builds drivers/pci/p2pdma_verdict.o (path descriptions of real devices,
 refusal messages, the verdict cache, the p2pdma trace events) and lists
 its files in MAINTAINERS."""),
-    ("0005-pci-p2pdma-core.patch", step_core,
+    ("0005-mm-memremap-pgmap-of-compound-tail-pages.patch", step_page_pgmap,
+     "mm/memremap: is_pci_p2pdma_page() of a tail page",
+     """In a compound ZONE_DEVICE page (pgmap->vmemmap_shift) only the head
+page records its dev_pagemap: a tail page's pgmap field shares its word
+with compound_head, so is_pci_p2pdma_page() of a tail page followed the
+head's address plus one and read some bytes of the head's struct page as
+a pgmap type.  GUP checks every subpage of a devmap PMD or PUD with it,
+and the DMA mapping code and the block layer see tail pages in
+scatterlists and bio_vecs.  With P2PDMA providers that register compound
+pages, a tail page would pass for host memory and escape both
+FOLL_PCI_P2PDMA and the P2P DMA mapping.
+
+Add page_pgmap(), which looks at the head page, and use it in
+is_pci_p2pdma_page().  Nothing changes for pages that are not compound.
+zone_device_pages_have_same_pgmap() still compares the raw fields: a
+tail's is odd and never equals a real pgmap, so at worst it keeps two
+folios of one pgmap in separate segments."""),
+    ("0006-pci-p2pdma-core.patch", step_core,
      "PCI/P2PDMA: build the user mapping, stop selecting GENERIC_ALLOCATOR",
      """Builds drivers/pci/p2pdma_user.o (sysfs p2pmem/ and its mmap) and lists
 it and the core's private header in MAINTAINERS.  The core now allocates
 p2pmem from its own buddy allocator, so it no longer needs genalloc."""),
-    ("0006-pci-p2pdma-peers.patch", step_peers,
+    ("0007-pci-p2pdma-peers.patch", step_peers,
      "PCI/P2PDMA: document p2pmem/peers",
      """Documents the new p2pmem/peers file, the verdict of every possible
 client, in the sysfs ABI."""),
-    ("0007-block-nvme-refuse-unreachable-p2pmem-early.patch",
+    ("0008-block-nvme-refuse-unreachable-p2pmem-early.patch",
      step_refuse_early,
      "block, nvme-pci: refuse P2P memory the controller cannot reach early",
      """Direct I/O from a user mapping of p2pmem to an NVMe namespace whose
@@ -364,11 +405,11 @@ ratelimited line naming the provider, the client and the reason.
 Stacked devices have no DMA device of their own; what they pass down
 can still be refused at map time.  nvme-pci then marks the request
 RQF_QUIET, so that this is not reported as a media error either."""),
-    ("0008-p2pdma-test-modules.patch", step_testmod,
+    ("0009-p2pdma-test-modules.patch", step_testmod,
      "PCI/P2PDMA: cover the test modules in MAINTAINERS",
      """The test and benchmark modules of the P2PDMA API live in
 tools/testing/p2pdma/; list them in the P2PDMA entry."""),
-    ("0009-selftests-p2pdma.patch", step_selftests,
+    ("0010-selftests-p2pdma.patch", step_selftests,
      "selftests: add p2pdma to TARGETS, cover it in MAINTAINERS",
      """Build and run the P2PDMA selftests with the others.  They drive the
 test module of tools/testing/p2pdma/ and live in

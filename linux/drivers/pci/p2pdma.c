@@ -922,7 +922,7 @@ enum pci_p2pdma_map_type
 pci_p2pdma_map_segment(struct pci_p2pdma_map_state *state, struct device *dev,
 		       struct scatterlist *sg)
 {
-	struct dev_pagemap *pgmap = sg_page(sg)->pgmap;
+	struct dev_pagemap *pgmap = page_pgmap(sg_page(sg));
 
 	if (unlikely(state->pgmap != pgmap))
 		p2pdma_map_state_set(state, pgmap, dev);
@@ -978,7 +978,7 @@ static void p2pdma_log_refusal(struct pci_dev *provider, struct pci_dev *client)
  */
 int pci_p2pdma_check_page(struct device *dev, struct page *page)
 {
-	struct dev_pagemap *pgmap = page->pgmap;
+	struct dev_pagemap *pgmap = page_pgmap(page);
 	struct pci_dev *provider = to_p2pdma_range(pgmap)->provider;
 
 	if (p2pdma_map_type(pgmap, dev) != PCI_P2PDMA_MAP_NOT_SUPPORTED)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * KUnit suites of the P2PDMA core, included at the end of p2pdma.c when
- * CONFIG_PCI_P2PDMA_KUNIT_TEST is set: the configfs helpers, and the
- * argument checks of the exported functions.
+ * CONFIG_PCI_P2PDMA_KUNIT_TEST is set: the configfs helpers, the argument
+ * checks of the exported functions, and how a P2P page of a compound folio
+ * is recognised.
  */
 #ifndef _DRIVERS_PCI_P2PDMA_KUNIT_H
 #define _DRIVERS_PCI_P2PDMA_KUNIT_H
@@ -109,6 +110,58 @@ static void p2pdma_test_distance_no_clients(struct kunit *test)
 			-1);
 }
 
+/*
+ * A compound ZONE_DEVICE folio of @nr pages made up in memory, as
+ * memmap_init_compound() leaves one: only the head page records @pgmap,
+ * each tail's word holds the head's address plus one.
+ */
+static struct page *p2pdma_fake_folio(struct kunit *test,
+				      struct dev_pagemap *pgmap,
+				      unsigned int nr)
+{
+	struct page *pages;
+	unsigned int i;
+
+	pages = kunit_kcalloc(test, nr, sizeof(*pages), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	for (i = 0; i < nr; i++) {
+		set_page_zone(&pages[i], ZONE_DEVICE);
+		if (i)
+			set_compound_head(&pages[i], pages);
+	}
+	__set_bit(PG_head, &pages->flags);
+	pages->pgmap = pgmap;
+	return pages;
+}
+
+/*
+ * Every page of a P2P folio is a P2P page with the folio's pgmap, tails
+ * included (the DMA mapping and GUP see tails); every page of a folio of
+ * another type is not.
+ */
+static void p2pdma_test_compound_pages(struct kunit *test)
+{
+	struct dev_pagemap *p2p, *other;
+	struct page *a, *b;
+	unsigned int i;
+
+	p2p = kunit_kzalloc(test, sizeof(*p2p), GFP_KERNEL);
+	other = kunit_kzalloc(test, sizeof(*other), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p2p);
+	KUNIT_ASSERT_NOT_NULL(test, other);
+	p2p->type = MEMORY_DEVICE_PCI_P2PDMA;
+	other->type = MEMORY_DEVICE_GENERIC;
+	a = p2pdma_fake_folio(test, p2p, 4);
+	b = p2pdma_fake_folio(test, other, 4);
+
+	for (i = 0; i < 4; i++) {
+		KUNIT_EXPECT_PTR_EQ(test, page_pgmap(&a[i]), p2p);
+		KUNIT_EXPECT_TRUE(test, is_pci_p2pdma_page(&a[i]));
+		KUNIT_EXPECT_PTR_EQ(test, page_pgmap(&b[i]), other);
+		KUNIT_EXPECT_FALSE(test, is_pci_p2pdma_page(&b[i]));
+	}
+}
+
 static struct kunit_case p2pdma_enable_cases[] = {
 	KUNIT_CASE_PARAM(p2pdma_test_enable_store, enable_gen_params),
 	KUNIT_CASE(p2pdma_test_enable_show),
@@ -123,6 +176,7 @@ static struct kunit_suite p2pdma_enable_suite = {
 
 static struct kunit_case p2pdma_core_cases[] = {
 	KUNIT_CASE(p2pdma_test_distance_no_clients),
+	KUNIT_CASE(p2pdma_test_compound_pages),
 	{}
 };
 
