@@ -22,15 +22,19 @@
  *    so it outlives every range.
  *  - Every allocation holds one reference on the owning range's
  *    pgmap->ref, taken with percpu_ref_tryget_live_rcu(); a user mapping
- *    holds one per mapped page, dropped by ->page_free() even if the pool
- *    refuses the page.
+ *    holds one per block of memory it took, dropped when it gives the
+ *    block back (p2pdma_user.c).
+ *  - Nobody holds P2P pages by their reference counts: kernel users own
+ *    their allocations, and user mappings are devmap entries that take no
+ *    page references.  Only GUP does, for the time of the I/O.  So a range
+ *    may be made of huge folios (p2pdma_folio_order()) and still be
+ *    carved into 4 KiB allocations.
  *  - A range is torn down by three devm actions, in this order: stop new
- *    allocations and zap user mappings; devm_memunmap_pages(), which waits
- *    for every reference above; unlink and free the range.
+ *    allocations and revoke user mappings; devm_memunmap_pages(), which
+ *    waits for every reference above; unlink and free the range.
  *  - The provider's lock guards its range list and the ranges' live flags;
- *    each range's pool has a lock of its own.  Pages can be freed from any
- *    context (the last put_page() of a mapped page), so the pool's locks
- *    are taken with interrupts disabled.
+ *    each range's pool has a lock of its own.  Kernel users may free from
+ *    any context, so the pool's locks are taken with interrupts disabled.
  */
 
 #define pr_fmt(fmt) "pci-p2pdma: " fmt
@@ -108,23 +112,17 @@ void p2pdma_free_refused(struct p2pdma_range *range, unsigned long pg,
 }
 
 /*
- * The last reference to a page of a user mapping is gone (mm resets the
- * count to 1 afterwards): the page is free again, and the mapping's
- * reference on the range goes with it.  The reference is dropped even if
- * the allocator refuses the page (already logged): it was taken when the
- * page was mapped, and keeping it would make devm_memunmap_pages() wait
- * forever when the provider goes away.
+ * A P2P page only drops to a count of zero if it was put once more than it
+ * was got: no mapping or allocation holds pages by their counts.  Say so,
+ * and leave the pool alone: the page's owner still has it.
  */
 static void p2pdma_page_free(struct page *page)
 {
-	struct p2pdma_range *range = to_p2pdma_range(page->pgmap);
-	unsigned long pg = range->pool.buddy->origin +
-			   (page_to_pfn(page) - PHYS_PFN(range->pgmap.range.start));
-	int err = p2pdma_pool_free_mapped(&range->pool, pg);
+	struct p2pdma_range *range = to_p2pdma_range(page_pgmap(page));
 
-	if (err)
-		p2pdma_free_refused(range, pg, 1, err);
-	percpu_ref_put(&range->pgmap.ref);
+	dev_WARN_ONCE(&range->provider->dev, true,
+		      "p2pmem: page at pfn %#lx put once too often\n",
+		      page_to_pfn(page));
 }
 
 static const struct dev_pagemap_ops p2pdma_pgmap_ops = {
@@ -388,6 +386,58 @@ static void p2pdma_range_retire(void *data)
 	kfree(range);
 }
 
+/*
+ * The folio orders this kernel can map whole into user space: as a PMD or
+ * PUD of device memory (vmf_insert_pfn_pmd(), vmf_insert_pfn_pud()).
+ */
+static unsigned long p2pdma_folio_orders(void)
+{
+	unsigned long orders = 0;
+
+	if (!IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) ||
+	    !has_transparent_hugepage())
+		return 0;
+	orders |= BIT(PMD_ORDER);
+	if (IS_ENABLED(CONFIG_HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD) &&
+	    has_transparent_pud_hugepage())
+		orders |= BIT(PUD_ORDER);
+	return orders;
+}
+
+/**
+ * p2pdma_folio_order() - the folio order of a new range
+ * @start: CPU physical address of the range
+ * @size: bytes in the range
+ * @bus_offset: PCI bus address minus CPU physical address
+ * @orders: the orders allowed, one bit each (p2pdma_folio_orders())
+ *
+ * The largest allowed order whose folio size divides the start, the size
+ * and the bus offset of the range, so that the range is made of whole,
+ * naturally aligned folios (memremap_pages() needs that) and a block the
+ * pool aligns in bus addresses is aligned in CPU addresses too.  Orders
+ * below 8 are never returned: the vmemmap of such folios cannot be shared
+ * and they buy nothing.  Nothing else is needed from the range: kernel
+ * allocations carve folios freely, since nobody holds P2P pages by their
+ * reference counts.
+ *
+ * Return: the order, 0 for a range of single pages.
+ */
+static unsigned int p2pdma_folio_order(u64 start, u64 size, u64 bus_offset,
+				       unsigned long orders)
+{
+	u64 bits = start | size | bus_offset;
+	unsigned int order;
+
+	orders &= ~GENMASK(7, 0);
+	while (orders) {
+		order = __fls(orders);
+		if (!(bits & ((PAGE_SIZE << order) - 1)))
+			return order;
+		orders &= ~BIT(order);
+	}
+	return 0;
+}
+
 static struct p2pdma_range *p2pdma_range_create(struct pci_dev *pdev, int bar,
 						size_t size, u64 offset)
 {
@@ -413,6 +463,9 @@ static struct p2pdma_range *p2pdma_range_create(struct pci_dev *pdev, int bar,
 	range->bus_offset = pci_bus_address(pdev, bar) -
 			    pci_resource_start(pdev, bar);
 	bus_start = pgmap->range.start + range->bus_offset;
+	pgmap->vmemmap_shift = p2pdma_folio_order(pgmap->range.start, size,
+						  range->bus_offset,
+						  p2pdma_folio_orders());
 
 	if (p2pdma_pool_init(&range->pool, bus_start >> PAGE_SHIFT,
 			     size >> PAGE_SHIFT, nid)) {
@@ -434,6 +487,12 @@ static struct p2pdma_range *p2pdma_range_create(struct pci_dev *pdev, int bar,
  * creates the p2pmem/ sysfs directory.  The device may call this more than
  * once; everything is undone by devm when the driver unbinds.  The start
  * and size of the range must be page aligned.
+ *
+ * A range whose start, size and bus offset are multiples of 2 MiB or 1 GiB
+ * gets struct pages as folios of that size (the largest that fits), which
+ * costs a few vmemmap pages per folio instead of one per 64 KiB of BAR,
+ * and lets user mappings use PMD and PUD entries.  Small allocations are
+ * not affected.
  *
  * Return: 0 on success, -EINVAL for a bad BAR, offset or size, or another
  * negative errno if the memory could not be set up.
@@ -475,6 +534,13 @@ int pci_p2pdma_add_resource(struct pci_dev *pdev, int bar, size_t size,
 		return err;
 
 	addr = devm_memremap_pages(&pdev->dev, &range->pgmap);
+	if (IS_ERR(addr) && range->pgmap.vmemmap_shift) {
+		/* Huge folios are a saving, never a reason to fail. */
+		pci_dbg(pdev, "p2pmem: no folios of order %lu: %pe\n",
+			range->pgmap.vmemmap_shift, addr);
+		range->pgmap.vmemmap_shift = 0;
+		addr = devm_memremap_pages(&pdev->dev, &range->pgmap);
+	}
 	if (IS_ERR(addr)) {
 		err = PTR_ERR(addr);
 		goto retire;
@@ -492,6 +558,8 @@ int pci_p2pdma_add_resource(struct pci_dev *pdev, int bar, size_t size,
 
 	pci_info(pdev, "added peer-to-peer DMA memory %#llx-%#llx\n",
 		 range->pgmap.range.start, range->pgmap.range.end);
+	pci_dbg(pdev, "p2pmem: folios of %lu KiB\n",
+		(PAGE_SIZE << range->pgmap.vmemmap_shift) >> 10);
 	return 0;
 
 unmap:
@@ -694,7 +762,9 @@ EXPORT_SYMBOL_GPL(pci_p2pmem_find_many);
  * @size: bytes to allocate (rounded up to whole pages)
  *
  * The memory is physically contiguous; if @size is a power of two pages,
- * its bus address is aligned to @size.  Safe in atomic context.
+ * its bus address is aligned to @size.  So an allocation of 2 MiB or more
+ * from a range of huge folios (see pci_p2pdma_add_resource()) is one folio,
+ * or lies in one, if @size is a power of two.  Safe in atomic context.
  *
  * Return: kernel address of the memory, or NULL if @pdev has no P2P
  * memory, none of that size is free, or it is being removed.

@@ -2,13 +2,14 @@
 /*
  * KUnit suites of the P2PDMA core, included at the end of p2pdma.c when
  * CONFIG_PCI_P2PDMA_KUNIT_TEST is set: the configfs helpers, the argument
- * checks of the exported functions, and how a P2P page of a compound folio
- * is recognised.
+ * checks of the exported functions, how a P2P page of a compound folio is
+ * recognised, and the folio size of new ranges.
  */
 #ifndef _DRIVERS_PCI_P2PDMA_KUNIT_H
 #define _DRIVERS_PCI_P2PDMA_KUNIT_H
 
 #include <kunit/test.h>
+#include <linux/sizes.h>
 
 /*
  * configfs helpers
@@ -162,6 +163,60 @@ static void p2pdma_test_compound_pages(struct kunit *test)
 	}
 }
 
+/*
+ * Folio sizes of new ranges.  The expected sizes come from the alignment
+ * rules of memremap_pages() and the pool (start, size and bus offset all
+ * multiples of the folio), not from the function: the 64 MiB and 1 GiB
+ * CMBs are those of the QEMU topologies, the 1 GiB one at 0x100000000.
+ */
+struct folio_order_case {
+	const char *name;
+	u64 start;
+	u64 size;
+	u64 bus_offset;
+	unsigned long orders;	/* BIT(0): PMD size allowed, BIT(1): PUD */
+	u64 folio;		/* expected folio size in bytes */
+};
+
+static const struct folio_order_case folio_order_cases[] = {
+	{ "1G CMB at 4G", SZ_4G, SZ_1G, 0, 3, SZ_1G },
+	{ "1G CMB, PMD only", SZ_4G, SZ_1G, 0, 1, SZ_2M },
+	{ "1G CMB, no huge mappings", SZ_4G, SZ_1G, 0, 0, PAGE_SIZE },
+	{ "3G at 1G", SZ_1G, 3ULL * SZ_1G, 0, 3, SZ_1G },
+	{ "1G + 2M at 4G", SZ_4G, SZ_1G + SZ_2M, 0, 3, SZ_2M },
+	{ "1G at 4G + 512M", SZ_4G + SZ_512M, SZ_1G, 0, 3, SZ_2M },
+	{ "1G, bus offset 2M", SZ_4G, SZ_1G, SZ_2M, 3, SZ_2M },
+	{ "1G, bus offset 64K", SZ_4G, SZ_1G, SZ_64K, 3, PAGE_SIZE },
+	{ "1G, negative bus offset", SZ_4G, SZ_1G, -(u64)SZ_1G, 3, SZ_1G },
+	{ "64M CMB", 0xfc000000ULL, SZ_64M, 0, 3, SZ_2M },
+	{ "64M CMB at 1M", 0xfc100000ULL, SZ_64M, 0, 3, PAGE_SIZE },
+	{ "1M", 0xfc000000ULL, SZ_1M, 0, 3, PAGE_SIZE },
+};
+
+KUNIT_ARRAY_PARAM_DESC(folio_order, folio_order_cases, name);
+
+static void p2pdma_test_folio_order(struct kunit *test)
+{
+	const struct folio_order_case *tc = test->param_value;
+	unsigned long orders = 0;
+	unsigned int order;
+
+	if (tc->orders & 1)
+		orders |= BIT(ilog2(SZ_2M / PAGE_SIZE));
+	if (tc->orders & 2)
+		orders |= BIT(ilog2(SZ_1G / PAGE_SIZE));
+	order = p2pdma_folio_order(tc->start, tc->size, tc->bus_offset, orders);
+	KUNIT_EXPECT_EQ(test, (u64)PAGE_SIZE << order, tc->folio);
+}
+
+/* Orders that buy nothing (vmemmap not shared below order 8) are not used. */
+static void p2pdma_test_folio_order_small(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, p2pdma_folio_order(SZ_4G, SZ_1G, 0, BIT(4)), 0U);
+	KUNIT_EXPECT_EQ(test, p2pdma_folio_order(SZ_4G, SZ_1G, 0,
+						 BIT(4) | BIT(8)), 8U);
+}
+
 static struct kunit_case p2pdma_enable_cases[] = {
 	KUNIT_CASE_PARAM(p2pdma_test_enable_store, enable_gen_params),
 	KUNIT_CASE(p2pdma_test_enable_show),
@@ -177,6 +232,8 @@ static struct kunit_suite p2pdma_enable_suite = {
 static struct kunit_case p2pdma_core_cases[] = {
 	KUNIT_CASE(p2pdma_test_distance_no_clients),
 	KUNIT_CASE(p2pdma_test_compound_pages),
+	KUNIT_CASE_PARAM(p2pdma_test_folio_order, folio_order_gen_params),
+	KUNIT_CASE(p2pdma_test_folio_order_small),
 	{}
 };
 

@@ -3,9 +3,8 @@
  * PCI P2PDMA pool: the allocator of one p2pmem range.
  *
  * On top of the range's buddy allocator (p2pdma_buddy.c), the pool keeps
- * per-CPU caches of small blocks, gathers the pages of user mappings into
- * runs as they come back, and keeps bitmaps of allocated pages that check
- * every free.  Nothing here knows about PCI.  Design and costs:
+ * per-CPU caches of small blocks and keeps bitmaps of allocated pages that
+ * check every free.  Nothing here knows about PCI.  Design and costs:
  * Documentation/driver-api/pci/p2pdma.rst, "The P2P Memory Allocator".
  */
 
@@ -173,12 +172,6 @@ static bool p2pdma_pool_give(struct p2pdma_pool *pool, unsigned long pg,
 	return b->nfree >= high && b->nfree - npages < high;
 }
 
-/* Pages on @pcp's stacks, that is, cached but not in its run. */
-static unsigned long p2pdma_pcp_stacked(const struct p2pdma_pcp *pcp)
-{
-	return pcp->pages - pcp->run_len;
-}
-
 /* Give cached blocks of @order back to the buddy until @keep are left. */
 static void p2pdma_pcp_flush(struct p2pdma_pool *pool, struct p2pdma_pcp *pcp,
 			     unsigned int order, unsigned int keep)
@@ -218,7 +211,7 @@ static unsigned int p2pdma_pcp_refill(struct p2pdma_pool *pool,
 	exact = b->nonempty & BIT(order);
 	while (n < P2PDMA_PCP_BATCH &&
 	       (!n || (exact && b->nonempty & BIT(order) &&
-		       p2pdma_pcp_stacked(pcp) + ((n + 1UL) << order) <=
+		       pcp->pages + ((n + 1UL) << order) <=
 		       pool->pcp_high)) &&
 	       p2pdma_buddy_alloc(b, BIT(order), &blk[n]))
 		n++;
@@ -274,7 +267,7 @@ static void p2pdma_pcp_stack(struct p2pdma_pool *pool, struct p2pdma_pcp *pcp,
 	if (pcp->count[order] == P2PDMA_PCP_SLOTS)
 		p2pdma_pcp_flush(pool, pcp, order,
 				 P2PDMA_PCP_SLOTS - P2PDMA_PCP_BATCH);
-	if (p2pdma_pcp_stacked(pcp) + BIT(order) > pool->pcp_high)
+	if (pcp->pages + BIT(order) > pool->pcp_high)
 		for (k = 0; k < P2PDMA_PCP_ORDERS; k++)
 			p2pdma_pcp_flush(pool, pcp, k, 0);
 	pcp->blk[order][pcp->count[order]++] = pg;
@@ -292,32 +285,6 @@ static __always_inline void p2pdma_pcp_push(struct p2pdma_pool *pool,
 	spin_lock_irqsave(&pcp->lock, flags);
 	p2pdma_pcp_stack(pool, pcp, order, pg);
 	spin_unlock_irqrestore(&pcp->lock, flags);
-}
-
-/*
- * Give the run of pages freed by p2pdma_pool_free_mapped() back: a lone
- * page onto the one-page stack, a longer run to the buddy.  Returns what
- * p2pdma_pool_give() does.
- */
-static bool p2pdma_pcp_put_run(struct p2pdma_pool *pool,
-			       struct p2pdma_pcp *pcp)
-{
-	unsigned long pg = pcp->run_pg, n = pcp->run_len;
-	bool settled;
-
-	lockdep_assert_held(&pcp->lock);
-	if (!n)
-		return false;
-	pcp->run_len = 0;
-	WRITE_ONCE(pcp->pages, pcp->pages - n);
-	if (n == 1) {
-		p2pdma_pcp_stack(pool, pcp, 0, pg);
-		return false;
-	}
-	spin_lock(&pool->lock);
-	settled = p2pdma_pool_give(pool, pg, n);
-	spin_unlock(&pool->lock);
-	return settled;
 }
 
 /**
@@ -338,11 +305,6 @@ bool p2pdma_pool_drain(struct p2pdma_pool *pool)
 		if (!READ_ONCE(pcp->pages))
 			continue;
 		spin_lock_irqsave(&pcp->lock, flags);
-		/* The run first: a lone page of it goes onto a stack. */
-		if (pcp->run_len) {
-			p2pdma_pcp_put_run(pool, pcp);
-			any = true;
-		}
 		for (order = 0; order < P2PDMA_PCP_ORDERS; order++) {
 			if (!pcp->count[order])
 				continue;
@@ -397,36 +359,6 @@ static __always_inline void p2pdma_pool_release(struct p2pdma_pool *pool,
 	spin_lock_irqsave(&pool->lock, flags);
 	settled = p2pdma_pool_give(pool, pg, npages);
 	spin_unlock_irqrestore(&pool->lock, flags);
-	if (settled)
-		schedule_work(&pool->settle_work);
-}
-
-/*
- * A page of a user mapping comes back, already claimed.  Mappings go away
- * a page at a time in address order, so the current CPU gathers adjacent
- * pages into a run that goes to the buddy whole once its end reaches a
- * multiple of @pool->run_max pages, or when a page that does not extend it
- * comes back: one insert, already merged, rather than a merge per page.
- * A run of one page goes onto the one-page stack like a kernel free.
- */
-static void p2pdma_pool_gather(struct p2pdma_pool *pool, unsigned long pg)
-{
-	struct p2pdma_pcp *pcp = raw_cpu_ptr(pool->pcp);
-	unsigned long flags;
-	bool settled = false;
-
-	spin_lock_irqsave(&pcp->lock, flags);
-	if (pcp->run_len && pg == pcp->run_pg + pcp->run_len) {
-		pcp->run_len++;
-	} else {
-		settled = p2pdma_pcp_put_run(pool, pcp);
-		pcp->run_pg = pg;
-		pcp->run_len = 1;
-	}
-	WRITE_ONCE(pcp->pages, pcp->pages + 1);
-	if (IS_ALIGNED(pg + 1, pool->run_max))
-		settled |= p2pdma_pcp_put_run(pool, pcp);
-	spin_unlock_irqrestore(&pcp->lock, flags);
 	if (settled)
 		schedule_work(&pool->settle_work);
 }
@@ -508,25 +440,6 @@ int p2pdma_pool_free(struct p2pdma_pool *pool, unsigned long pg,
 }
 
 /**
- * p2pdma_pool_free_mapped() - free one page that a user mapping let go of
- * @pool: the pool
- * @pg: page number
- *
- * For ->page_free(): pages freed one by one in address order gather into
- * runs (p2pdma_pool_gather()).
- *
- * Return: as p2pdma_pool_free().
- */
-int p2pdma_pool_free_mapped(struct p2pdma_pool *pool, unsigned long pg)
-{
-	int err = p2pdma_inuse_claim(pool, pg, 1);
-
-	if (!err)
-		p2pdma_pool_gather(pool, pg);
-	return err;
-}
-
-/**
  * p2pdma_pool_kfree() - free a kernel allocation
  * @pool: the pool
  * @pg: first page number
@@ -594,7 +507,6 @@ int p2pdma_pool_init(struct p2pdma_pool *pool, unsigned long first,
 	INIT_WORK(&pool->settle_work, p2pdma_pool_settle);
 	pool->pcp_high = max(npages / (P2PDMA_PCP_SHARE * num_possible_cpus()),
 			     BIT(P2PDMA_PCP_MAX_ORDER));
-	pool->run_max = rounddown_pow_of_two(pool->pcp_high);
 	return 0;
 }
 

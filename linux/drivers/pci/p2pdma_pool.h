@@ -24,8 +24,7 @@
 /*
  * The stacks of all CPUs' caches together keep at most 1/P2PDMA_PCP_SHARE
  * of a range out of its buddy, and each may hold one block of the largest
- * cached order whatever the range's size.  Each CPU's run of pages freed by
- * ->page_free() keeps at most as much again.
+ * cached order whatever the range's size.
  */
 #define P2PDMA_PCP_SHARE	256
 /*
@@ -38,22 +37,18 @@
  * struct p2pdma_pcp - one CPU's cache of free blocks of one range
  * @lock: guards the cache; taken from another CPU by drains, and by a
  *	task that moved to another CPU after picking this cache
- * @pages: number of pages cached, run included; it changes under the
- *	pool's lock too whenever blocks move to or from the buddy
+ * @pages: number of pages cached; it changes under the pool's lock too
+ *	whenever blocks move to or from the buddy
  * @taken: pages handed out on this CPU minus pages given back on it; the
  *	sum over all CPUs is the number of pages in use (p2pdma_pool_taken())
  * @count: number of cached blocks per order
  * @blk: first page number of each cached block, per order, used as a stack
- * @run_pg: first page of @run_len adjacent pages freed by ->page_free()
- * @run_len: length of that run, 0 if there is none
  */
 struct p2pdma_pcp {
 	spinlock_t lock;	/* this cache */
 	unsigned long pages;
 	u8 count[P2PDMA_PCP_ORDERS];
 	unsigned long blk[P2PDMA_PCP_ORDERS][P2PDMA_PCP_SLOTS];
-	unsigned long run_pg;
-	unsigned long run_len;
 	long taken;
 };
 
@@ -64,8 +59,6 @@ struct p2pdma_pcp {
  * @buddy: free pages, in page numbers
  * @pcp: per-CPU caches of small free blocks
  * @pcp_high: most pages one CPU's stacks may hold
- * @run_max: power of two at most @pcp_high: a run of pages freed one by
- *	one goes to the buddy when its end is a multiple of it
  * @inuse: one bit per allocated page, bit 0 standing for page @inuse_base
  * @inuse_base: @buddy->origin rounded down to a multiple of BITS_PER_LONG,
  *	so that an aligned block of up to BITS_PER_LONG pages is in one word
@@ -79,7 +72,6 @@ struct p2pdma_pool {
 	struct p2pdma_buddy *buddy;
 	struct p2pdma_pcp __percpu *pcp;
 	unsigned long pcp_high;
-	unsigned long run_max;
 	atomic_long_t *inuse;
 	unsigned long inuse_base;
 	unsigned long *heads;
@@ -103,7 +95,6 @@ long p2pdma_pool_kalloc(struct p2pdma_pool *pool, unsigned long npages,
 bool p2pdma_pool_drain(struct p2pdma_pool *pool);
 int p2pdma_pool_free(struct p2pdma_pool *pool, unsigned long pg,
 		     unsigned long npages);
-int p2pdma_pool_free_mapped(struct p2pdma_pool *pool, unsigned long pg);
 int p2pdma_pool_kfree(struct p2pdma_pool *pool, unsigned long pg,
 		      unsigned long npages);
 unsigned long p2pdma_pool_taken(struct p2pdma_pool *pool);

@@ -34,7 +34,7 @@ static void p2pdma_test_inuse_clear(struct kunit *test)
 }
 
 /*
- * The pool of a range: per-CPU caches, runs and checked frees.
+ * The pool of a range: per-CPU caches and checked frees.
  */
 
 #define CACHE_FIRST	0x40000UL	/* aligned to CACHE_PAGES */
@@ -47,7 +47,6 @@ struct test_pool_info {
 	unsigned long taken;
 	unsigned long nonempty;
 	unsigned int max_order;
-	unsigned long run_max;
 };
 
 KUNIT_DEFINE_ACTION_WRAPPER(pool_exit_action, p2pdma_pool_exit,
@@ -89,10 +88,14 @@ static long test_pool_kalloc(struct p2pdma_pool *pool, unsigned long npages,
 	return n ?: -ENOMEM;
 }
 
-/* ->page_free() of page @pg; a settle drain it queues has run on return. */
-static int test_pool_page_free(struct p2pdma_pool *pool, unsigned long pg)
+/*
+ * A user mapping giving back pages [@pg, @pg + @npages); a settle drain it
+ * queues has run on return.
+ */
+static int test_pool_free(struct p2pdma_pool *pool, unsigned long pg,
+			  unsigned long npages)
 {
-	int err = p2pdma_pool_free_mapped(pool, pg);
+	int err = p2pdma_pool_free(pool, pg, npages);
 
 	flush_work(&pool->settle_work);
 	return err;
@@ -122,7 +125,6 @@ static void test_pool_info(struct p2pdma_pool *pool,
 	info->cached = 0;
 	for_each_possible_cpu(cpu)
 		info->cached += READ_ONCE(per_cpu_ptr(pool->pcp, cpu)->pages);
-	info->run_max = pool->run_max;
 	info->taken = p2pdma_pool_taken(pool);
 }
 
@@ -131,7 +133,7 @@ static struct p2pdma_pool *new_pool(struct kunit *test)
 	struct p2pdma_pool *pool = new_empty_pool(test);
 	unsigned long pg;
 
-	/* One mapping of the whole range, as p2pmem_fill_vma() takes it. */
+	/* One mapping of the whole range, as p2pmem_map_take() takes it. */
 	KUNIT_ASSERT_EQ(test, test_pool_take(pool, CACHE_PAGES, false, &pg),
 			(long)CACHE_PAGES);
 	KUNIT_ASSERT_EQ(test, pg, CACHE_FIRST);
@@ -139,40 +141,28 @@ static struct p2pdma_pool *new_pool(struct kunit *test)
 }
 
 /*
- * Unmapping in address order: every run_max pages go to the buddy in one
- * piece, nothing is left cached, and the range ends as one free block.
+ * A whole mapping given back at once, as when its last VMA goes: the span
+ * goes to the buddy in one piece, nothing is cached, and the range is one
+ * free block again.
  */
-static void p2pdma_test_cache_unmap_in_order(struct kunit *test)
+static void p2pdma_test_free_whole_mapping(struct kunit *test)
 {
 	struct p2pdma_pool *pool = new_pool(test);
 	struct test_pool_info info;
-	unsigned long i;
 
+	KUNIT_EXPECT_EQ(test, test_pool_free(pool, CACHE_FIRST, CACHE_PAGES), 0);
 	test_pool_info(pool, &info);
-	KUNIT_ASSERT_EQ(test, info.nfree, 0UL);
-	KUNIT_ASSERT_GE(test, info.run_max, 16UL);
-
-	/* One CPU's run: stay on this CPU while freeing. */
-	migrate_disable();
-	for (i = 0; i < CACHE_PAGES; i++) {
-		test_pool_page_free(pool, CACHE_FIRST + i);
-		if ((i + 1) % info.run_max)
-			continue;
-		test_pool_info(pool, &info);
-		if (info.nfree != i + 1 || info.cached)
-			break;
-	}
-	migrate_enable();
 	KUNIT_EXPECT_EQ(test, info.nfree, CACHE_PAGES);
 	KUNIT_EXPECT_EQ(test, info.cached, 0UL);
+	KUNIT_EXPECT_EQ(test, info.taken, 0UL);
 	KUNIT_EXPECT_EQ(test, info.nonempty, BIT(info.max_order));
 }
 
 /*
- * Unmapping in reverse: no page extends the run, so each becomes a lone
- * page on the one-page stack when the next comes back, and the stack gives
- * them to the buddy eight at a time; some stay cached, yet a contiguous
- * request for the whole range succeeds, after a drain.
+ * Pages given back one at a time in reverse (a mapping unmapped page by
+ * page from its end): each goes onto the one-page stack, which gives them
+ * to the buddy eight at a time; some stay cached, yet a contiguous request
+ * for the whole range succeeds, after a drain.
  */
 static void p2pdma_test_cache_unmap_reversed(struct kunit *test)
 {
@@ -181,7 +171,7 @@ static void p2pdma_test_cache_unmap_reversed(struct kunit *test)
 	unsigned long i, pg;
 
 	for (i = CACHE_PAGES; i-- > 0;)
-		test_pool_page_free(pool, CACHE_FIRST + i);
+		test_pool_free(pool, CACHE_FIRST + i, 1);
 	test_pool_info(pool, &info);
 	KUNIT_EXPECT_EQ(test, info.nfree + info.cached, CACHE_PAGES);
 	KUNIT_EXPECT_GE(test, info.cached, 1UL);
@@ -195,8 +185,8 @@ static void p2pdma_test_cache_unmap_reversed(struct kunit *test)
 }
 
 /*
- * Pages freed in two interleaved streams (two mappings torn down at once)
- * break each other's runs; every page still comes back exactly once.
+ * Pages freed in two interleaved streams (two mappings torn down page by
+ * page at once): every page still comes back exactly once.
  */
 static void p2pdma_test_cache_unmap_interleaved(struct kunit *test)
 {
@@ -205,8 +195,8 @@ static void p2pdma_test_cache_unmap_interleaved(struct kunit *test)
 	unsigned long i, pg, half = CACHE_PAGES / 2;
 
 	for (i = 0; i < half; i++) {
-		test_pool_page_free(pool, CACHE_FIRST + i);
-		test_pool_page_free(pool, CACHE_FIRST + half + i);
+		test_pool_free(pool, CACHE_FIRST + i, 1);
+		test_pool_free(pool, CACHE_FIRST + half + i, 1);
 	}
 	test_pool_info(pool, &info);
 	KUNIT_EXPECT_EQ(test, info.nfree + info.cached, CACHE_PAGES);
@@ -225,10 +215,10 @@ static void p2pdma_test_cache_double_free(struct kunit *test)
 	struct test_pool_info before, after;
 	unsigned long pg;
 
-	KUNIT_EXPECT_EQ(test, test_pool_page_free(pool, CACHE_FIRST + 5),
+	KUNIT_EXPECT_EQ(test, test_pool_free(pool, CACHE_FIRST + 5, 1),
 			0);
 	test_pool_info(pool, &before);
-	KUNIT_EXPECT_EQ(test, test_pool_page_free(pool, CACHE_FIRST + 5),
+	KUNIT_EXPECT_EQ(test, test_pool_free(pool, CACHE_FIRST + 5, 1),
 			-ENOENT);
 	test_pool_info(pool, &after);
 	KUNIT_EXPECT_EQ(test, after.nfree, before.nfree);
@@ -238,7 +228,7 @@ static void p2pdma_test_cache_double_free(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, after.taken, CACHE_PAGES - 1);
 
 	/* Outside the range: refused too. */
-	KUNIT_EXPECT_EQ(test, test_pool_page_free(pool, CACHE_FIRST + CACHE_PAGES),
+	KUNIT_EXPECT_EQ(test, test_pool_free(pool, CACHE_FIRST + CACHE_PAGES, 1),
 			-ERANGE);
 	test_pool_info(pool, &after);
 	KUNIT_EXPECT_EQ(test, after.nfree + after.cached, 1UL);
@@ -298,7 +288,7 @@ static void p2pdma_test_kfree_bounds(struct kunit *test)
 
 static struct kunit_case p2pdma_pool_cases[] = {
 	KUNIT_CASE(p2pdma_test_inuse_clear),
-	KUNIT_CASE(p2pdma_test_cache_unmap_in_order),
+	KUNIT_CASE(p2pdma_test_free_whole_mapping),
 	KUNIT_CASE(p2pdma_test_cache_unmap_reversed),
 	KUNIT_CASE(p2pdma_test_cache_unmap_interleaved),
 	KUNIT_CASE(p2pdma_test_cache_double_free),

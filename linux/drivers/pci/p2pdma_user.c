@@ -6,15 +6,23 @@
  * space, e.g. as an O_DIRECT buffer.
  */
 
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
 #include <linux/percpu-refcount.h>
+#include <linux/pfn_t.h>
 #include <linux/rcupdate.h>
+#include <linux/rwsem.h>
 #include <linux/seq_buf.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/sysfs.h>
+#include <linux/workqueue.h>
 
 #include "p2pdma.h"
 
@@ -75,11 +83,88 @@ static ssize_t published_show(struct device *dev,
 static DEVICE_ATTR_RO(published);
 
 /*
- * Pages handed to one vm_insert_pages() call, which walks the page tables
- * once per call (and takes the PTE lock once per eight pages) where
- * vm_insert_page() walks and locks once per page.
+ * Mappings of p2pmem/allocate
+ *
+ * Each mmap() takes all its memory at once, as naturally aligned blocks,
+ * and swaps the sysfs file of the VMA for a file of its own (an anonymous
+ * inode) whose private data is a struct p2pmem_map.  Faults then map the
+ * blocks: a PUD or PMD where a block, its alignment and the VMA allow it,
+ * else 4 KiB entries.  All are devmap entries: they take no page reference
+ * and write no struct page, which the tail pages of a huge folio need (their
+ * vmemmap is shared).  Fork, mremap, splits and MADV_DONTNEED just refault.
+ *
+ * So pages are not owned through their counts: the map owns them, page by
+ * page, and gives back those that no VMA of its file covers any more, when
+ * a VMA goes (a partial munmap), when the file is released (the last VMA is
+ * gone) or when the provider revokes the map; but only once GUP holds no
+ * folio of them (an O_DIRECT still in flight).  What GUP held when the file
+ * was released is looked at again every few ms by a worker.
  */
-#define P2PMEM_MAP_BATCH	32
+
+/**
+ * struct p2pmem_blk - one block of memory of a mapping
+ * @range: the range of the block; the map holds one reference on it while
+ *	it owns any page of the block
+ * @pg: first page number, in @range's pool
+ * @off: first page offset of the block in the mapping
+ * @npages: number of pages
+ * @owned: pages of the block the map still owns
+ */
+struct p2pmem_blk {
+	struct p2pdma_range *range;
+	unsigned long pg;
+	unsigned long off;
+	unsigned long npages;
+	unsigned long owned;
+};
+
+/**
+ * struct p2pmem_map - the memory of one mmap() of p2pmem/allocate
+ * @lock: faults read @revoked under it; revocation writes it
+ * @revoked: faults give SIGBUS; the pages may be gone
+ * @node: entry in p2pmem_maps until the map is freed
+ * @pdev: the provider; only used while the map is not revoked
+ * @mapping: of the map's file, while it is not released
+ * @released: the file is gone
+ * @dead: freed, or about to be; the worker must not touch the map
+ * @npages: length of the mapping in pages
+ * @owned: number of pages still owned
+ * @owned_map: one bit per page of the mapping, set while owned
+ * @nblk: number of blocks in @blk
+ * @blk: the blocks, by offset in the mapping
+ * @free_work: gives back pages that GUP still held at release
+ *
+ * All fields but @lock, @revoked and the (fixed) blocks are guarded by
+ * p2pmem_maps_lock.
+ */
+struct p2pmem_map {
+	struct rw_semaphore lock;	/* @revoked against faults */
+	bool revoked;
+	struct list_head node;
+	struct pci_dev *pdev;
+	struct address_space *mapping;
+	bool released;
+	bool dead;
+	unsigned long npages;
+	unsigned long owned;
+	unsigned long *owned_map;
+	unsigned int nblk;
+	struct p2pmem_blk *blk;
+	struct delayed_work free_work;
+};
+
+/* Every map with pages or a file left. */
+static LIST_HEAD(p2pmem_maps);
+static DEFINE_MUTEX(p2pmem_maps_lock);
+
+/* How often the worker looks whether GUP let go of a page. */
+#define P2PMEM_PIN_POLL_MS	10
+
+/*
+ * Entries mapped around a 4 KiB fault (an aligned window of this many
+ * pages), as graphics drivers prefault: one fault instead of sixteen.
+ */
+#define P2PMEM_FAULT_AROUND	16
 
 static struct page *p2pmem_page(struct p2pdma_range *range, unsigned long pg)
 {
@@ -87,63 +172,368 @@ static struct page *p2pmem_page(struct p2pdma_range *range, unsigned long pg)
 			   (pg - range->pool.buddy->origin));
 }
 
-/* Free the pages of a block that could not be mapped. */
-static void p2pmem_unwind(struct p2pdma_range *range, unsigned long pg,
+/* Whether GUP holds a folio of the pages: idle P2P folios have count 1. */
+static bool p2pmem_pinned(struct p2pdma_range *range, unsigned long pg,
 			  unsigned long npages)
 {
-	int err = p2pdma_pool_free(&range->pool, pg, npages);
+	unsigned long i = 0;
+
+	while (i < npages) {
+		struct page *page = p2pmem_page(range, pg + i);
+		struct folio *folio = page_folio(page);
+
+		if (folio_ref_count(folio) != 1)
+			return true;
+		i += folio_nr_pages(folio) - folio_page_idx(folio, page);
+	}
+	return false;
+}
+
+/* Give pages [@first, @end) of block @b back to the pool, all owned. */
+static void p2pmem_blk_give_back(struct p2pmem_blk *b, unsigned long first,
+				 unsigned long end)
+{
+	unsigned long pg = b->pg + (first - b->off), n = end - first;
+	int err = p2pdma_pool_free(&b->range->pool, pg, n);
 
 	if (err)
-		p2pdma_free_refused(range, pg, npages, err);
+		p2pdma_free_refused(b->range, pg, n, err);
+	b->owned -= n;
+	if (!b->owned)
+		percpu_ref_put(&b->range->pgmap.ref);
 }
 
 /*
- * Map one allocated block into @vma at @uaddr.  Each inserted page hands its
- * count back to 1 and takes a range reference: from then on the mapping
- * owns it, and zapping the mapping frees it through ->page_free().  On
- * failure only the pages not inserted yet are freed here.
+ * Give back the pages of [@first, @end) that the map owns and GUP does not
+ * hold.  No VMA may map them any more: GUP-fast takes its reference before
+ * it checks the entry again, so a count seen at 1 once the entry is gone
+ * stays free of new pins; smp_mb() orders the zap before the reads.
+ * Called under p2pmem_maps_lock.  Returns the pages kept for GUP.
  */
-static int p2pmem_map_block(struct vm_area_struct *vma, unsigned long uaddr,
-			    struct p2pdma_range *range, unsigned long pg,
-			    unsigned long count)
+static unsigned long p2pmem_map_give_back(struct p2pmem_map *map,
+					  unsigned long first,
+					  unsigned long end)
 {
-	struct page *pages[P2PMEM_MAP_BATCH];
-	unsigned long done = 0, batch, left, mapped, i;
-	int ret;
+	unsigned long kept = 0, lo, hi, a, b;
+	unsigned int i;
 
-	while (done < count) {
-		batch = min_t(unsigned long, count - done, P2PMEM_MAP_BATCH);
-		for (i = 0; i < batch; i++)
-			pages[i] = p2pmem_page(range, pg + done + i);
-		left = batch;
-		ret = vm_insert_pages(vma, uaddr + (done << PAGE_SHIFT), pages,
-				      &left);
-		mapped = batch - left;
-		percpu_ref_get_many(&range->pgmap.ref, mapped);
-		for (i = 0; i < mapped; i++)
-			put_page(pages[i]);
-		done += mapped;
-		if (ret) {
-			p2pmem_unwind(range, pg + done, count - done);
-			return ret;
+	/* The entries are gone: read the counts only after that. */
+	smp_mb();
+	for (i = 0; i < map->nblk && map->owned; i++) {
+		struct p2pmem_blk *blk = &map->blk[i];
+
+		lo = max(first, blk->off);
+		hi = min(end, blk->off + blk->npages);
+		if (lo >= hi || !blk->owned)
+			continue;
+		a = lo;
+		for_each_set_bitrange_from(a, b, map->owned_map, hi) {
+			if (p2pmem_pinned(blk->range, blk->pg + (a - blk->off),
+					  b - a)) {
+				kept += b - a;
+				continue;
+			}
+			p2pmem_blk_give_back(blk, a, b);
+			bitmap_clear(map->owned_map, a, b - a);
+			map->owned -= b - a;
 		}
-		/* A whole BAR can be a few hundred thousand pages. */
-		cond_resched();
+	}
+	return kept;
+}
+
+static void p2pmem_map_free(struct p2pmem_map *map)
+{
+	bitmap_free(map->owned_map);
+	kvfree(map->blk);
+	kfree(map);
+}
+
+/*
+ * Give back all a map owns, once nothing maps it.  Called under
+ * p2pmem_maps_lock.  Returns true if the map is done with and dead: the
+ * caller frees it once the lock is dropped.
+ */
+static bool p2pmem_map_retire(struct p2pmem_map *map)
+{
+	if (p2pmem_map_give_back(map, 0, map->npages)) {
+		schedule_delayed_work(&map->free_work,
+				      msecs_to_jiffies(P2PMEM_PIN_POLL_MS));
+		return false;
+	}
+	if (!map->released)
+		return false;
+	map->dead = true;
+	list_del(&map->node);
+	return true;
+}
+
+static void p2pmem_map_free_work(struct work_struct *work)
+{
+	struct p2pmem_map *map = container_of(to_delayed_work(work),
+					      struct p2pmem_map, free_work);
+	bool done;
+
+	mutex_lock(&p2pmem_maps_lock);
+	done = !map->dead && p2pmem_map_retire(map);
+	mutex_unlock(&p2pmem_maps_lock);
+	if (done)
+		p2pmem_map_free(map);
+}
+
+/* The last VMA of the mapping is gone: give its memory back. */
+static int p2pmem_map_release(struct inode *inode, struct file *file)
+{
+	struct p2pmem_map *map = file->private_data;
+	bool done;
+
+	if (!map)
+		return 0;
+	mutex_lock(&p2pmem_maps_lock);
+	map->released = true;
+	map->mapping = NULL;
+	done = p2pmem_map_retire(map);
+	mutex_unlock(&p2pmem_maps_lock);
+	if (done) {
+		/* A worker may still be on its way out. */
+		cancel_delayed_work_sync(&map->free_work);
+		p2pmem_map_free(map);
 	}
 	return 0;
 }
 
-static int p2pmem_fill_vma(struct pci_dev *pdev, struct vm_area_struct *vma)
+static const struct file_operations p2pmem_map_fops = {
+	.owner = THIS_MODULE,
+	.release = p2pmem_map_release,
+};
+
+/*
+ * A VMA is gone (munmap, exit, or the old place of an mremap) and is no
+ * longer in the file's interval tree: give back the pages of its span that
+ * no other VMA, of this process or another, maps.  Pages GUP still holds
+ * stay until the file is released.
+ */
+static void p2pmem_close(struct vm_area_struct *vma)
 {
-	unsigned long uaddr = vma->vm_start;
-	unsigned long left = vma_pages(vma);
+	struct address_space *mapping = vma->vm_file->f_mapping;
+	struct p2pmem_map *map = vma->vm_file->private_data;
+	pgoff_t cur = vma->vm_pgoff, end = cur + vma_pages(vma);
+	struct vm_area_struct *v;
+	pgoff_t next, cover;
+
+	mutex_lock(&p2pmem_maps_lock);
+	i_mmap_lock_read(mapping);
+	while (cur < end) {
+		/* How far VMAs cover from @cur, else where the next starts. */
+		next = end;
+		cover = cur;
+		vma_interval_tree_foreach(v, &mapping->i_mmap, cur, end - 1) {
+			if (v == vma)
+				continue;
+			if (v->vm_pgoff <= cur)
+				cover = max_t(pgoff_t, cover,
+					      v->vm_pgoff + vma_pages(v));
+			else
+				next = min_t(pgoff_t, next, v->vm_pgoff);
+		}
+		if (cover > cur) {
+			cur = cover;
+			continue;
+		}
+		p2pmem_map_give_back(map, cur, min(next, map->npages));
+		cur = next;
+	}
+	i_mmap_unlock_read(mapping);
+	mutex_unlock(&p2pmem_maps_lock);
+}
+
+/* The block holding page @pgoff of the mapping, or NULL. */
+static struct p2pmem_blk *p2pmem_map_find(struct p2pmem_map *map,
+					  pgoff_t pgoff)
+{
+	unsigned int lo = 0, hi = map->nblk;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+		struct p2pmem_blk *b = &map->blk[mid];
+
+		if (pgoff < b->off)
+			hi = mid;
+		else if (pgoff >= b->off + b->npages)
+			lo = mid + 1;
+		else
+			return b;
+	}
+	return NULL;
+}
+
+/* Devmap entries: GUP finds the page, mm takes no reference of its own. */
+static pfn_t p2pmem_blk_pfn(struct p2pmem_blk *b, pgoff_t pgoff)
+{
+	struct page *page = p2pmem_page(b->range, b->pg + (pgoff - b->off));
+
+	return __pfn_to_pfn_t(page_to_pfn(page), PFN_DEV | PFN_MAP);
+}
+
+static vm_fault_t p2pmem_insert_pte(struct vm_area_struct *vma,
+				    unsigned long addr, struct p2pmem_blk *b,
+				    pgoff_t pgoff)
+{
+	return vmf_insert_mixed(vma, addr, p2pmem_blk_pfn(b, pgoff));
+}
+
+/*
+ * A 4 KiB fault: map the page, then the others of its window that are in
+ * the VMA and the same block.  Entries already there are left alone.
+ */
+static vm_fault_t p2pmem_fault_pte(struct vm_fault *vmf, struct p2pmem_blk *b,
+				   pgoff_t pgoff)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long addr = vmf->address & PAGE_MASK;
+	pgoff_t first = ALIGN_DOWN(pgoff, P2PMEM_FAULT_AROUND);
+	pgoff_t pg, lo, hi;
+	vm_fault_t ret;
+
+	ret = p2pmem_insert_pte(vma, addr, b, pgoff);
+	if (ret != VM_FAULT_NOPAGE)
+		return ret;
+
+	lo = max3(first, b->off, (pgoff_t)vma->vm_pgoff);
+	hi = min3(first + P2PMEM_FAULT_AROUND, b->off + b->npages,
+		  (pgoff_t)(vma->vm_pgoff + vma_pages(vma)));
+	for (pg = lo; pg < hi; pg++) {
+		if (pg == pgoff)
+			continue;
+		p2pmem_insert_pte(vma, addr + ((pg - pgoff) << PAGE_SHIFT), b,
+				  pg);
+	}
+	return VM_FAULT_NOPAGE;
+}
+
+/* A PMD or PUD entry, if the block holds the whole, aligned folio. */
+static vm_fault_t p2pmem_fault_huge(struct vm_fault *vmf, struct p2pmem_blk *b,
+				    pgoff_t pgoff, unsigned int order)
+{
+	bool write = vmf->flags & FAULT_FLAG_WRITE;
+	pfn_t pfn = p2pmem_blk_pfn(b, pgoff);
+
+	if (pgoff + (1UL << order) > b->off + b->npages ||
+	    !IS_ALIGNED(pfn_t_to_pfn(pfn), 1UL << order))
+		return VM_FAULT_FALLBACK;
+	if (order == PMD_ORDER)
+		return vmf_insert_pfn_pmd(vmf, pfn, write);
+	if (IS_ENABLED(CONFIG_HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD) &&
+	    order == PUD_ORDER)
+		return vmf_insert_pfn_pud(vmf, pfn, write);
+	return VM_FAULT_FALLBACK;
+}
+
+/*
+ * Map what the fault asks for: a PUD or PMD entry when its aligned span
+ * lies in the VMA and in one block whose memory is just as aligned,
+ * else VM_FAULT_FALLBACK and mm asks again for less.  mm zaps a whole huge
+ * entry when a VMA is split inside it; the halves fault back in here.
+ */
+static vm_fault_t p2pmem_huge_fault(struct vm_fault *vmf, unsigned int order)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct p2pmem_map *map = vma->vm_file->private_data;
+	unsigned long size = PAGE_SIZE << order;
+	unsigned long addr = ALIGN_DOWN(vmf->address, size);
+	struct p2pmem_blk *b;
+	vm_fault_t ret;
+	pgoff_t pgoff;
+
+	if (addr < vma->vm_start || addr + size > vma->vm_end)
+		return VM_FAULT_FALLBACK;
+	pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+
+	down_read(&map->lock);
+	b = map->revoked ? NULL : p2pmem_map_find(map, pgoff);
+	if (!b)
+		ret = VM_FAULT_SIGBUS;
+	else if (order)
+		ret = p2pmem_fault_huge(vmf, b, pgoff, order);
+	else
+		ret = p2pmem_fault_pte(vmf, b, pgoff);
+	up_read(&map->lock);
+	return ret;
+}
+
+static vm_fault_t p2pmem_fault(struct vm_fault *vmf)
+{
+	return p2pmem_huge_fault(vmf, 0);
+}
+
+static const struct vm_operations_struct p2pmem_vm_ops = {
+	.close = p2pmem_close,
+	.fault = p2pmem_fault,
+	.huge_fault = p2pmem_huge_fault,
+};
+
+static int p2pmem_blk_cmp(const void *a, const void *b)
+{
+	const struct p2pmem_blk *x = a, *y = b;
+
+	return x->npages < y->npages ? 1 : x->npages > y->npages ? -1 : 0;
+}
+
+/* Make room for one more block. */
+static int p2pmem_map_grow(struct p2pmem_map *map, unsigned int *room)
+{
+	struct p2pmem_blk *blk;
+
+	if (map->nblk < *room)
+		return 0;
+	blk = kvmalloc_array(*room * 2, sizeof(*blk), GFP_KERNEL);
+	if (!blk)
+		return -ENOMEM;
+	memcpy(blk, map->blk, map->nblk * sizeof(*blk));
+	kvfree(map->blk);
+	map->blk = blk;
+	*room *= 2;
+	return 0;
+}
+
+/* Give back every block of a map that was never mapped. */
+static void p2pmem_map_unwind(struct p2pmem_map *map)
+{
+	unsigned int i;
+
+	for (i = 0; i < map->nblk; i++) {
+		struct p2pmem_blk *b = &map->blk[i];
+		int err = p2pdma_pool_free(&b->range->pool, b->pg, b->npages);
+
+		if (err)
+			p2pdma_free_refused(b->range, b->pg, b->npages, err);
+		percpu_ref_put(&b->range->pgmap.ref);
+	}
+	map->nblk = 0;
+}
+
+/*
+ * Take @npages pages for a new mapping, in as few blocks as the pool gives,
+ * and lay the blocks out largest first: each then starts at an offset that
+ * is a multiple of its size, as its address is, so every block of 2 MiB or
+ * more can be mapped by PMDs (or PUDs) once the VMA is aligned too.
+ */
+static int p2pmem_map_take(struct p2pmem_map *map, struct pci_dev *pdev,
+			   unsigned long npages)
+{
+	unsigned int room = 8, i;
 	struct pci_p2pdma *p2pdma;
+	unsigned long off = 0;
+	int err = 0;
+
+	map->blk = kvmalloc_array(room, sizeof(*map->blk), GFP_KERNEL);
+	map->owned_map = bitmap_zalloc(npages, GFP_KERNEL);
+	if (!map->blk || !map->owned_map)
+		return -ENOMEM;
 
 	/*
-	 * A mapping wants few, large blocks.  Pages that came back from an
-	 * earlier mapping one by one and still sit in the per-CPU caches would
-	 * keep their blocks split: give them back to the buddy first, so that
-	 * a mapping is built from the lowest, largest free blocks.
+	 * Pages that came back one by one and sit in the per-CPU caches keep
+	 * their blocks split: give them back to the buddy first, so that the
+	 * mapping gets the lowest, largest free blocks.
 	 */
 	rcu_read_lock();
 	p2pdma = rcu_dereference(pdev->p2pdma);
@@ -151,43 +541,77 @@ static int p2pmem_fill_vma(struct pci_dev *pdev, struct vm_area_struct *vma)
 		p2pdma_drain(p2pdma);
 	rcu_read_unlock();
 
-	while (left) {
-		struct p2pdma_range *range;
-		unsigned long pg, count;
+	while (off < npages) {
+		struct p2pmem_blk *b;
 		long n;
-		int ret;
 
+		err = p2pmem_map_grow(map, &room);
+		if (err)
+			break;
+		b = &map->blk[map->nblk];
 		rcu_read_lock();
 		p2pdma = rcu_dereference(pdev->p2pdma);
-		n = p2pdma ? p2pdma_take(p2pdma, left, false, &range, &pg) :
-			     -ENODEV;
+		n = p2pdma ? p2pdma_take(p2pdma, npages - off, false,
+					 &b->range, &b->pg) : -ENODEV;
 		rcu_read_unlock();
-		if (n < 0)
-			return n;
-		count = n;
-
-		/* The block's range reference keeps range and p2pdma alive. */
-		ret = p2pmem_map_block(vma, uaddr, range, pg, count);
-		percpu_ref_put(&range->pgmap.ref);
-		if (ret)
-			return ret;
-		uaddr += count << PAGE_SHIFT;
-		left -= count;
+		if (n < 0) {
+			err = n;
+			break;
+		}
+		b->npages = n;
+		b->owned = n;
+		map->nblk++;
+		off += n;
 	}
+	if (err) {
+		p2pmem_map_unwind(map);
+		return err;
+	}
+
+	sort(map->blk, map->nblk, sizeof(*map->blk), p2pmem_blk_cmp, NULL);
+	for (off = 0, i = 0; i < map->nblk; i++) {
+		map->blk[i].off = off;
+		off += map->blk[i].npages;
+	}
+	map->npages = npages;
+	map->owned = npages;
+	bitmap_set(map->owned_map, 0, npages);
 	return 0;
+}
+
+static struct p2pmem_map *p2pmem_map_create(struct pci_dev *pdev,
+					    unsigned long npages)
+{
+	struct p2pmem_map *map;
+	int err;
+
+	map = kzalloc(sizeof(*map), GFP_KERNEL);
+	if (!map)
+		return ERR_PTR(-ENOMEM);
+	init_rwsem(&map->lock);
+	INIT_LIST_HEAD(&map->node);
+	INIT_DELAYED_WORK(&map->free_work, p2pmem_map_free_work);
+	map->pdev = pdev;
+	err = p2pmem_map_take(map, pdev, npages);
+	if (err) {
+		p2pmem_map_free(map);
+		return ERR_PTR(err);
+	}
+	return map;
 }
 
 /*
  * mmap of p2pmem/allocate: fresh P2P memory for user space, e.g. as an
- * O_DIRECT buffer.  The pages need not be contiguous, so any free pages
- * will do.  If the mapping fails half way, mm unmaps what was inserted.
+ * O_DIRECT buffer.  The memory is taken now, and mapped as it is touched.
  */
 static int p2pmem_alloc_mmap(struct file *filp, struct kobject *kobj,
 			     struct bin_attribute *attr,
 			     struct vm_area_struct *vma)
 {
 	struct pci_dev *pdev = to_pci_dev(kobj_to_dev(kobj));
+	struct p2pmem_map *map;
 	size_t size, avail;
+	struct file *file;
 
 	if (!(vma->vm_flags & VM_MAYSHARE)) {
 		pci_info_ratelimited(pdev,
@@ -202,14 +626,61 @@ static int p2pmem_alloc_mmap(struct file *filp, struct kobject *kobj,
 		return -EINVAL;
 	}
 
-	/* Fail early rather than map part of it and unwind. */
+	/* Fail early rather than take part of it and give it back. */
 	if (!rcu_access_pointer(pdev->p2pdma))
 		return -ENODEV;
 	p2pdma_totals(pdev, &size, &avail);
 	if (avail < vma->vm_end - vma->vm_start)
 		return -ENOMEM;
 
-	return p2pmem_fill_vma(pdev, vma);
+	map = p2pmem_map_create(pdev, vma_pages(vma));
+	if (IS_ERR(map))
+		return PTR_ERR(map);
+	file = anon_inode_create_getfile("[p2pmem]", &p2pmem_map_fops, map,
+					 O_RDWR, file_inode(filp));
+	if (IS_ERR(file)) {
+		p2pmem_map_unwind(map);
+		p2pmem_map_free(map);
+		return PTR_ERR(file);
+	}
+
+	/* From here on the file owns the map, and the VMA the file. */
+	map->mapping = file->f_mapping;
+	mutex_lock(&p2pmem_maps_lock);
+	list_add_tail(&map->node, &p2pmem_maps);
+	mutex_unlock(&p2pmem_maps_lock);
+	vma_set_file(vma, file);
+	fput(file);
+
+	/*
+	 * Never VM_PFNMAP, which GUP refuses.  VM_HUGEPAGE: with THP set to
+	 * "madvise" mm only tries PMD and PUD faults for marked VMAs.
+	 */
+	vma->vm_ops = &p2pmem_vm_ops;
+	vm_flags_set(vma, VM_MIXEDMAP | VM_HUGEPAGE | VM_DONTEXPAND);
+	return 0;
+}
+
+/*
+ * Revoke every mapping of @pdev: no more faults, every entry zapped, and
+ * the memory given back as soon as GUP lets go of it.
+ */
+static void p2pmem_revoke_maps(struct pci_dev *pdev)
+{
+	struct p2pmem_map *map;
+
+	mutex_lock(&p2pmem_maps_lock);
+	list_for_each_entry(map, &p2pmem_maps, node) {
+		if (map->pdev != pdev || map->revoked || map->released)
+			continue;
+		down_write(&map->lock);
+		map->revoked = true;
+		up_write(&map->lock);
+		unmap_mapping_range(map->mapping, 0, 0, 1);
+		/* Not released: the file still owns the map. */
+		p2pmem_map_retire(map);
+	}
+	mutex_unlock(&p2pmem_maps_lock);
 }
 
 static struct bin_attribute p2pmem_alloc_attr = {
@@ -339,14 +810,16 @@ void p2pmem_sysfs_remove(struct pci_dev *pdev)
 }
 
 /**
- * p2pmem_sysfs_revoke() - remove p2pmem/allocate, zapping its mappings
+ * p2pmem_sysfs_revoke() - remove p2pmem/allocate and revoke its mappings
  * @pdev: the provider
  *
- * kernfs unmaps every user mapping of the file when it goes, so their
- * pages come back through ->page_free().  The file stays gone.
+ * Once the file is gone (kernfs waits for mmap() calls under way), every
+ * mapping of it is zapped and faults give SIGBUS.  The memory of a mapping
+ * comes back as soon as no GUP holds it.  The file stays gone.
  */
 void p2pmem_sysfs_revoke(struct pci_dev *pdev)
 {
 	sysfs_remove_file_from_group(&pdev->dev.kobj, &p2pmem_alloc_attr.attr,
 				     p2pmem_group.name);
+	p2pmem_revoke_maps(pdev);
 }
