@@ -19,6 +19,7 @@
 #include <linux/list.h>
 #include <linux/log2.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/notifier.h>
@@ -943,6 +944,66 @@ static long tp_ioctl_virt_to_bus(struct tp_file *tf, void __user *uarg)
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }
 
+/*
+ * The entry mapping @addr in @mm, walked by hand under the mmap lock (no
+ * page table of a live VMA is freed under it): size and physical address.
+ */
+static void tp_walk(struct mm_struct *mm, unsigned long addr, u64 *size,
+		    u64 *phys)
+{
+	pgd_t *pgd = pgd_offset(mm, addr);
+	pte_t *ptep, pte;
+	p4d_t *p4d;
+	pud_t pud;
+	pmd_t pmd;
+
+	if (pgd_none(*pgd) || pgd_bad(*pgd))
+		return;
+	p4d = p4d_offset(pgd, addr);
+	if (p4d_none(*p4d) || p4d_bad(*p4d))
+		return;
+	pud = READ_ONCE(*pud_offset(p4d, addr));
+	if (!pud_present(pud))
+		return;
+	if (pud_leaf(pud)) {
+		*size = PUD_SIZE;
+		*phys = PFN_PHYS(pud_pfn(pud)) + (addr & ~PUD_MASK);
+		return;
+	}
+	pmd = pmdp_get_lockless(pmd_offset(pud_offset(p4d, addr), addr));
+	if (!pmd_present(pmd))
+		return;
+	if (pmd_leaf(pmd)) {
+		*size = PMD_SIZE;
+		*phys = PFN_PHYS(pmd_pfn(pmd)) + (addr & ~PMD_MASK);
+		return;
+	}
+	ptep = (pte_t *)pmd_page_vaddr(pmd) + pte_index(addr);
+	pte = ptep_get(ptep);
+	if (pte_present(pte)) {
+		*size = PAGE_SIZE;
+		*phys = PFN_PHYS(pte_pfn(pte)) + offset_in_page(addr);
+	}
+}
+
+static long tp_ioctl_maplevel(void __user *uarg)
+{
+	struct test_p2pdma_maplevel arg;
+	struct mm_struct *mm = current->mm;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	arg.size = 0;
+	arg.phys = 0;
+	if (!mm || arg.addr >= TASK_SIZE)
+		return -EINVAL;
+	mmap_read_lock(mm);
+	if (find_vma_intersection(mm, arg.addr, arg.addr + 1))
+		tp_walk(mm, arg.addr, &arg.size, &arg.phys);
+	mmap_read_unlock(mm);
+	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
 static long tp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct tp_file *tf = file->private_data;
@@ -977,6 +1038,8 @@ static long tp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return tp_ioctl_stats(tf, uarg);
 	case TEST_P2PDMA_STRESS:
 		return tp_ioctl_stress(tf, uarg);
+	case TEST_P2PDMA_MAPLEVEL:
+		return tp_ioctl_maplevel(uarg);
 	default:
 		return -ENOTTY;
 	}

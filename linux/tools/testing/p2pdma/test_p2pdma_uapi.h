@@ -256,6 +256,19 @@ struct test_p2pdma_stress {
 	__u32 reserved;
 };
 
+/*
+ * TEST_P2PDMA_MAPLEVEL: how the calling process maps one of its addresses,
+ * read from its page tables without the P2PDMA core: the size of the entry
+ * that maps addr (PUD, PMD or PTE level; 0 when nothing is mapped there) and
+ * the CPU physical address addr maps to.  A present PTE whose page the
+ * module cannot read reports size 4 KiB and phys 0.
+ */
+struct test_p2pdma_maplevel {
+	__u64 addr;				/* in */
+	__u64 size;				/* out */
+	__u64 phys;				/* out */
+};
+
 #define TEST_P2PDMA_IOC_MAGIC		0xB9
 
 #define TEST_P2PDMA_DISTANCE	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x00, struct test_p2pdma_distance)
@@ -273,5 +286,6 @@ struct test_p2pdma_stress {
 #define TEST_P2PDMA_PATTERN	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x0b, struct test_p2pdma_pattern)
 #define TEST_P2PDMA_STATS	_IOR(TEST_P2PDMA_IOC_MAGIC, 0x0c, struct test_p2pdma_stats)
 #define TEST_P2PDMA_STRESS	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x0d, struct test_p2pdma_stress)
+#define TEST_P2PDMA_MAPLEVEL	_IOWR(TEST_P2PDMA_IOC_MAGIC, 0x0e, struct test_p2pdma_maplevel)
 
 #endif /* _TEST_P2PDMA_UAPI_H */

@@ -9,6 +9,7 @@
 #include <linux/loop.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ static const struct p2p_topology p2p_topologies[] = {
 	  "0000:00:04.0", 1, 2 },
 	{ "acs-disabled",	P2P_EXPECT_BUS_ADDR,	 2, 64 * P2P_MIB, NULL, 1, 2 },
 	{ "multi",		P2P_EXPECT_BUS_ADDR,	 4, 64 * P2P_MIB, NULL, 3, 1 },
+	{ "huge",		P2P_EXPECT_BUS_ADDR,	 4, 1024 * P2P_MIB, NULL, 1, 2 },
 };
 
 const struct p2p_topology *p2p_topology_from_env(void)
@@ -581,6 +583,23 @@ bool p2p_touch_faults(char *addr, bool write)
 	}
 	sigaction(SIGBUS, &old, NULL);
 	return faulted;
+}
+
+long long p2p_map_level(const void *addr)
+{
+	struct test_p2pdma_maplevel ml = { .addr = (uintptr_t)addr };
+	int fd = open(TEST_P2PDMA_DEVICE, O_RDWR), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, TEST_P2PDMA_MAPLEVEL, &ml) ? -errno : 0;
+	close(fd);
+	return ret ? ret : (long long)ml.size;
+}
+
+long long p2p_pmd_level(void)
+{
+	return p2p_kernel_is("baseline") ? (long long)p2p_page_size() : 2 << 20;
 }
 
 int p2p_kmsg_open(void)

@@ -168,6 +168,15 @@ void p2p_loop_detach(int loop_fd);
 /* Touch one byte at @addr; true when that raised SIGBUS. */
 bool p2p_touch_faults(char *addr, bool write);
 
+/*
+ * Size of the page-table entry that maps @addr in this process (the test
+ * module's TEST_P2PDMA_MAPLEVEL): 4 KiB, 2 MiB or 1 GiB, 0 if none, -errno.
+ */
+long long p2p_map_level(const void *addr);
+
+/* The entry size ours maps an aligned 2 MiB of p2pmem with; stock: 4 KiB. */
+long long p2p_pmd_level(void);
+
 /* Kernel log: remember the end of /dev/kmsg, later search what follows */
 int p2p_kmsg_open(void);
 bool p2p_kmsg_next(int fd, char *rec, size_t len);

@@ -125,9 +125,10 @@ TEST_F_TIMEOUT(unbind, unbind_rebind_idle, 180)
 	ASSERT_EQ(self->size0, p2p_attr(self->env.provider, "size"));
 }
 
+/* 4 MiB: mm aligns it to 2 MiB, and ours maps it with two PMDs. */
 TEST_F_TIMEOUT(unbind, unbind_with_live_mapping, 180)
 {
-	const size_t len = 1 << 20;
+	const size_t len = 4 << 20;
 	char *p;
 	int fd;
 
@@ -137,6 +138,7 @@ TEST_F_TIMEOUT(unbind, unbind_with_live_mapping, 180)
 	ASSERT_NE(MAP_FAILED, p);
 	p2p_fill(p, len, 91);
 	ASSERT_EQ(-1, p2p_mismatch(p, len, 91));
+	ASSERT_EQ(p2p_pmd_level(), p2p_map_level(p + len / 2));
 	ASSERT_EQ(self->t.avail0 - (long long)len,
 		  p2p_attr(self->env.provider, "available"));
 
@@ -206,7 +208,7 @@ static unsigned long wait_count(unsigned long *done,
  */
 TEST_F_TIMEOUT(unbind, unbind_with_io_in_flight, 180)
 {
-	const size_t len = 1 << 20;
+	const size_t len = 2 << 20;	/* one PMD on ours */
 	unsigned long *done;
 	unsigned long before;
 	int afd, status, ret;

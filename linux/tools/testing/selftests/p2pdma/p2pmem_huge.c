@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Huge mappings of p2pmem/allocate: a mapping whose address and memory are
+ * both 2 MiB (1 GiB) aligned is mapped by PMD (PUD) entries, and every way
+ * mm has of cutting such an entry (fork, munmap or mprotect of part of it,
+ * MADV_DONTNEED, mremap) keeps the data and gives back exactly what is no
+ * longer mapped.
+ *
+ * How an address is mapped is read from the page tables by the test module
+ * (TEST_P2PDMA_MAPLEVEL), not guessed from timings; the BAR the memory must
+ * lie in comes from sysfs.  Stock 6.12 maps p2pmem with 4 KiB pages only,
+ * which is what these tests expect of it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../kselftest_harness.h"
+#include "p2pdma_common.h"
+
+#define SZ_2M		(2ULL * 1024 * 1024)
+#define SZ_1G		(1024ULL * 1024 * 1024)
+
+FIXTURE(huge) {
+	struct p2p_env env;
+	struct p2p_bar bar;
+	long long avail0;
+	size_t page;
+	bool stock;
+	/* entry sizes of aligned 2 MiB and 1 GiB spans: 4 KiB on stock */
+	unsigned long long pmd, pud;
+	int fd;
+	int tp;
+};
+
+FIXTURE_SETUP(huge)
+{
+	p2p_require(_metadata, p2p_topology_from_env(),
+		    !p2p_env_scan(&self->env),
+		    "no PCI function with p2pmem in this guest");
+	self->page = p2p_page_size();
+	self->stock = p2p_kernel_is("baseline");
+	self->pmd = self->stock ? self->page : SZ_2M;
+	self->pud = self->stock ? self->page : SZ_1G;
+	self->avail0 = p2p_attr(self->env.provider, "available");
+	ASSERT_LE(0, self->avail0);
+	p2p_require(_metadata, self->env.topo, self->avail0 >= 8 * SZ_2M,
+		    "only %lld bytes of p2pmem available", self->avail0);
+	ASSERT_EQ(0, p2p_cmb_bar(&self->env, self->env.provider, &self->bar));
+	self->fd = p2p_open_allocate(self->env.provider, O_RDWR);
+	ASSERT_LE(0, self->fd);
+	self->tp = open(TEST_P2PDMA_DEVICE, O_RDWR);
+	ASSERT_LE(0, self->tp) TH_LOG("%s: %s", TEST_P2PDMA_DEVICE,
+				      strerror(errno));
+}
+
+FIXTURE_TEARDOWN(huge)
+{
+	close(self->tp);
+	close(self->fd);
+	EXPECT_EQ(self->avail0, p2p_wait_attr(self->env.provider, "available",
+					      self->avail0, 5000));
+}
+
+static long long avail(const struct p2p_env *env)
+{
+	return p2p_attr(env->provider, "available");
+}
+
+/*
+ * Map @len bytes of p2pmem at an address that is a multiple of @align plus
+ * @skew: room is reserved with an anonymous mapping first.
+ */
+static char *map_at(int fd, size_t len, size_t align, size_t skew)
+{
+	char *room, *want, *p;
+
+	room = mmap(NULL, len + 2 * align, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (room == MAP_FAILED)
+		return NULL;
+	want = (char *)(((uintptr_t)room + align - 1) & -(uintptr_t)align);
+	want += skew;
+	munmap(room, len + 2 * align);
+	p = mmap(want, len, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Size of the entry mapping @addr (0: none) and the physical address. */
+static unsigned long long level(int tp, const void *addr,
+				unsigned long long *phys)
+{
+	struct test_p2pdma_maplevel ml = { .addr = (uintptr_t)addr };
+
+	if (ioctl(tp, TEST_P2PDMA_MAPLEVEL, &ml))
+		return ~0ULL;
+	if (phys)
+		*phys = ml.phys;
+	return ml.size;
+}
+
+/*
+ * One word per page of [@from, @to) of the mapping at @p, made of @seed and
+ * the page's offset: enough to see a page in the wrong place.
+ */
+static uint64_t word(uint64_t seed, size_t off)
+{
+	return seed * 0x9e3779b97f4a7c15ULL ^ off;
+}
+
+static void mark(char *p, size_t from, size_t to, size_t page, uint64_t seed)
+{
+	size_t off;
+
+	for (off = from; off < to; off += page)
+		__atomic_store_n((uint64_t *)(p + off), word(seed, off),
+				 __ATOMIC_RELAXED);
+}
+
+/* Offset of the first page whose word is wrong, or -1. */
+static ssize_t marked(const char *p, size_t from, size_t to, size_t page,
+		      uint64_t seed)
+{
+	size_t off;
+
+	for (off = from; off < to; off += page)
+		if (__atomic_load_n((const uint64_t *)(p + off),
+				    __ATOMIC_RELAXED) != word(seed, off))
+			return off;
+	return -1;
+}
+
+static sigjmp_buf fault_env;
+
+static void on_fault(int sig)
+{
+	siglongjmp(fault_env, sig);
+}
+
+/* 0 if the access went through, else the signal it raised. */
+static int access_signal(char *addr, bool write)
+{
+	struct sigaction sa = { .sa_handler = on_fault }, osegv, obus;
+	int sig;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &osegv);
+	sigaction(SIGBUS, &sa, &obus);
+	sig = sigsetjmp(fault_env, 1);
+	if (!sig) {
+		if (write)
+			__atomic_store_n(addr, 0x5a, __ATOMIC_RELAXED);
+		else
+			__atomic_load_n(addr, __ATOMIC_RELAXED);
+	}
+	sigaction(SIGSEGV, &osegv, NULL);
+	sigaction(SIGBUS, &obus, NULL);
+	return sig;
+}
+
+/*
+ * Every page of [p, p + len) is mapped by an entry of @size, in @bar; the
+ * test module is open as @tp.
+ */
+static void expect_level(struct __test_metadata *_metadata, int tp,
+			 const struct p2p_bar *bar, size_t page, char *p,
+			 size_t len, unsigned long long size)
+{
+	unsigned long long phys = 0, base = 0;
+	size_t off;
+
+	for (off = 0; off < len; off += page) {
+		ASSERT_EQ(size, level(tp, p + off, &phys))
+			TH_LOG("entry size at offset %#zx", off);
+		ASSERT_LE(bar->start, phys);
+		ASSERT_GE(bar->end, phys);
+		/* one entry maps one aligned, contiguous span */
+		if (!(off % size))
+			base = phys;
+		ASSERT_EQ(base + off % size, phys);
+		if (!(off % size))
+			ASSERT_EQ(0, phys % size);
+	}
+}
+
+TEST_F(huge, pmd_mapped)
+{
+	size_t len = 2 * SZ_2M;
+	char *p = map_at(self->fd, len, SZ_2M, 0);
+
+	ASSERT_NE(NULL, p) TH_LOG("mmap: %s", strerror(errno));
+	ASSERT_EQ(self->avail0 - (long long)len, avail(&self->env));
+	/* nothing is mapped before the first touch (stock maps at mmap) */
+	if (!self->stock)
+		ASSERT_EQ(0, level(self->tp, p, NULL));
+	mark(p, 0, len, self->page, 1);
+	expect_level(_metadata, self->tp, &self->bar, self->page,
+		     p, len, self->pmd);
+	ASSERT_EQ(-1, marked(p, 0, len, self->page, 1));
+	ASSERT_EQ(0, munmap(p, len));
+	ASSERT_EQ(self->avail0, avail(&self->env));
+}
+
+/* The 1 GiB CMB of the huge topology, at a 1 GiB aligned address. */
+TEST_F(huge, pud_mapped)
+{
+	unsigned long long phys;
+	size_t len = SZ_1G, off;
+	char *p;
+
+	if (!self->env.topo || self->env.topo->cmb_size < SZ_1G)
+		SKIP(return, "no 1 GiB CMB in this topology");
+	ASSERT_LE(SZ_1G, self->avail0)
+		TH_LOG("the topology boots with nvme.use_cmb_sqes=0");
+	p = map_at(self->fd, len, SZ_1G, 0);
+	ASSERT_NE(NULL, p) TH_LOG("mmap: %s", strerror(errno));
+	ASSERT_EQ(self->avail0 - (long long)len, avail(&self->env));
+	mark(p, 0, len, SZ_2M, 2);
+	ASSERT_EQ(self->pud, level(self->tp, p, &phys));
+	/* all of the CMB, in order */
+	ASSERT_EQ(self->bar.start, phys);
+	for (off = 0; off < len; off += 64 * SZ_2M + self->page) {
+		ASSERT_EQ(self->pud, level(self->tp, p + off, &phys));
+		ASSERT_EQ(self->bar.start + off, phys);
+	}
+	ASSERT_EQ(-1, marked(p, 0, len, SZ_2M, 2));
+	ASSERT_EQ(0, munmap(p, len));
+	ASSERT_EQ(self->avail0, avail(&self->env));
+}
+
+/* Address and memory not aligned alike, or a short mapping: 4 KiB entries. */
+TEST_F(huge, unaligned_uses_pages)
+{
+	size_t len = 2 * SZ_2M;
+	char *p = map_at(self->fd, len, SZ_2M, self->page);
+	char *q;
+
+	ASSERT_NE(NULL, p);
+	mark(p, 0, len, self->page, 3);
+	expect_level(_metadata, self->tp, &self->bar, self->page,
+		     p, len, self->page);
+	ASSERT_EQ(-1, marked(p, 0, len, self->page, 3));
+
+	q = map_at(self->fd, self->page, SZ_2M, 0);
+	ASSERT_NE(NULL, q);
+	mark(q, 0, self->page, self->page, 4);
+	expect_level(_metadata, self->tp, &self->bar, self->page,
+		     q, self->page, self->page);
+	ASSERT_EQ(self->avail0 - (long long)(len + self->page),
+		  avail(&self->env));
+	ASSERT_EQ(0, munmap(q, self->page));
+	ASSERT_EQ(0, munmap(p, len));
+}
+
+/* A child maps the same memory (again by PMD) and its writes are seen. */
+TEST_F(huge, fork_shares)
+{
+	size_t len = 2 * SZ_2M;
+	char *p = map_at(self->fd, len, SZ_2M, 0);
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(NULL, p);
+	mark(p, 0, len, self->page, 5);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		if (marked(p, 0, len, self->page, 5) != -1)
+			_exit(1);
+		if (level(self->tp, p + SZ_2M, NULL) != self->pmd)
+			_exit(2);
+		mark(p, 0, len, self->page, 6);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, p2p_waitpid_bounded(pid, &status, 30));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(-1, marked(p, 0, len, self->page, 6));
+	ASSERT_EQ(self->avail0 - (long long)len, avail(&self->env));
+	ASSERT_EQ(0, munmap(p, len));
+}
+
+/* Unmapping a page inside a PMD gives that page back, the rest stays. */
+TEST_F(huge, partial_munmap)
+{
+	size_t len = 2 * SZ_2M, page = self->page;
+	char *p = map_at(self->fd, len, SZ_2M, 0);
+
+	ASSERT_NE(NULL, p);
+	mark(p, 0, len, page, 7);
+	expect_level(_metadata, self->tp, &self->bar, self->page,
+		     p, len, self->pmd);
+
+	ASSERT_EQ(0, munmap(p + SZ_2M / 2, page));
+	ASSERT_EQ(self->avail0 - (long long)(len - page), avail(&self->env));
+	ASSERT_EQ(SIGSEGV, access_signal(p + SZ_2M / 2, false));
+	/* the cut PMD comes back as pages, the other stays whole */
+	ASSERT_EQ(-1, marked(p, 0, SZ_2M / 2, page, 7));
+	ASSERT_EQ(-1, marked(p, SZ_2M / 2 + page, len, page, 7));
+	expect_level(_metadata, self->tp, &self->bar, self->page,
+		     p, SZ_2M / 2, page);
+	expect_level(_metadata, self->tp, &self->bar, self->page,
+		     p + SZ_2M, SZ_2M, self->pmd);
+
+	/* a whole PMD */
+	ASSERT_EQ(0, munmap(p + SZ_2M, SZ_2M));
+	ASSERT_EQ(self->avail0 - (long long)(SZ_2M - page), avail(&self->env));
+	ASSERT_EQ(0, munmap(p, SZ_2M));
+	ASSERT_EQ(self->avail0, avail(&self->env));
+}
+
+/* A read-only page inside a PMD: writes to it fault, the rest is as was. */
+TEST_F(huge, mprotect_middle)
+{
+	size_t len = 2 * SZ_2M, page = self->page;
+	char *p = map_at(self->fd, len, SZ_2M, 0);
+	char *ro;
+
+	ASSERT_NE(NULL, p);
+	ro = p + SZ_2M / 2;
+	mark(p, 0, len, page, 8);
+	ASSERT_EQ(0, mprotect(ro, page, PROT_READ));
+	ASSERT_EQ(SIGSEGV, access_signal(ro, true));
+	ASSERT_EQ(0, access_signal(ro, false));
+	/* every other page takes writes, the read-only one kept its word */
+	mark(p, 0, SZ_2M / 2, page, 9);
+	mark(p, SZ_2M / 2 + page, len, page, 9);
+	ASSERT_EQ(-1, marked(p, SZ_2M / 2, SZ_2M / 2 + page, page, 8));
+	ASSERT_EQ(0, mprotect(ro, page, PROT_READ | PROT_WRITE));
+	mark(p, SZ_2M / 2, SZ_2M / 2 + page, page, 9);
+	ASSERT_EQ(-1, marked(p, 0, len, page, 9));
+	expect_level(_metadata, self->tp, &self->bar, self->page,
+		     p + SZ_2M, SZ_2M, self->pmd);
+	ASSERT_EQ(self->avail0 - (long long)len, avail(&self->env));
+	ASSERT_EQ(0, munmap(p, len));
+}
+
+/*
+ * MADV_DONTNEED drops entries, not memory: on ours the pages refault with
+ * their data, from a PMD again where the span allows it.  Stock 6.12 frees
+ * the pages and a touch then raises SIGBUS; ours changes that on purpose,
+ * since mm zaps a whole huge entry whenever a VMA is split inside it and
+ * tells the driver nothing, so a zap cannot mean "free".
+ */
+TEST_F(huge, dontneed_keeps_data)
+{
+	size_t len = 2 * SZ_2M, page = self->page;
+	char *p = map_at(self->fd, len, SZ_2M, 0);
+
+	ASSERT_NE(NULL, p);
+	mark(p, 0, len, page, 10);
+	ASSERT_EQ(0, madvise(p + page, page, MADV_DONTNEED));
+	ASSERT_EQ(0, madvise(p + SZ_2M, SZ_2M, MADV_DONTNEED));
+	if (self->stock) {
+		ASSERT_EQ(self->avail0 - (long long)(len - SZ_2M - page),
+			  avail(&self->env));
+		ASSERT_EQ(SIGBUS, access_signal(p + SZ_2M, false));
+		ASSERT_EQ(0, munmap(p, len));
+		return;
+	}
+	ASSERT_EQ(0, level(self->tp, p + SZ_2M, NULL));
+	ASSERT_EQ(self->avail0 - (long long)len, avail(&self->env));
+	ASSERT_EQ(-1, marked(p, 0, len, page, 10));
+	expect_level(_metadata, self->tp, &self->bar, self->page,
+		     p, len, SZ_2M);
+	ASSERT_EQ(0, munmap(p, len));
+}
+
+/* mremap to another aligned address moves the data, PMDs and all. */
+TEST_F(huge, mremap_moves)
+{
+	size_t len = 2 * SZ_2M, page = self->page;
+	char *p = map_at(self->fd, len, SZ_2M, 0);
+	char *q;
+
+	ASSERT_NE(NULL, p);
+	mark(p, 0, len, page, 11);
+	q = mmap(NULL, len + SZ_2M, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	q = (char *)(((uintptr_t)q + SZ_2M - 1) & ~(uintptr_t)(SZ_2M - 1));
+	ASSERT_EQ(q, mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, q));
+	ASSERT_EQ(-1, marked(q, 0, len, page, 11));
+	expect_level(_metadata, self->tp, &self->bar, self->page,
+		     q, len, self->pmd);
+	ASSERT_EQ(self->avail0 - (long long)len, avail(&self->env));
+	ASSERT_EQ(0, munmap(q, len));
+}
+
+/* Data through the disks: NVMe -> PMD-mapped p2pmem -> NVMe, verified. */
+TEST_F(huge, odirect_copy)
+{
+	size_t len = SZ_2M;
+	char *p = map_at(self->fd, len, SZ_2M, 0), *host;
+	char src[64], dst[64];
+	int in, out;
+
+	ASSERT_NE(NULL, p);
+	if (self->env.peer[0] < 0 || self->env.peer[1] < 0 ||
+	    self->env.expect == P2P_EXPECT_REFUSED) {
+		munmap(p, len);
+		SKIP(return, "no two NVMe peers the provider may reach");
+	}
+	snprintf(src, sizeof(src), "/dev/%s",
+		 self->env.nvme[self->env.peer[0]].disk);
+	snprintf(dst, sizeof(dst), "/dev/%s",
+		 self->env.nvme[self->env.peer[1]].disk);
+	host = p2p_host_buffer(len);
+	ASSERT_NE(NULL, host);
+	p2p_fill(host, len, 12);
+
+	in = open(src, O_RDWR | O_DIRECT);
+	out = open(dst, O_RDWR | O_DIRECT);
+	ASSERT_LE(0, in);
+	ASSERT_LE(0, out);
+	ASSERT_EQ((ssize_t)len, pwrite(in, host, len, 0));
+	mark(p, 0, len, self->page, 13);
+	ASSERT_EQ((ssize_t)len, pread(in, p, len, 0));
+	expect_level(_metadata, self->tp, &self->bar, self->page,
+		     p, len, self->pmd);
+	ASSERT_EQ((ssize_t)len, pwrite(out, p, len, 0));
+	memset(host, 0, len);
+	ASSERT_EQ((ssize_t)len, pread(out, host, len, 0));
+	ASSERT_EQ(-1, p2p_mismatch(host, len, 12));
+	close(in);
+	close(out);
+	free(host);
+	ASSERT_EQ(0, munmap(p, len));
+}
+
+/*
+ * GUP without FOLL_PCI_P2PDMA must not get P2P pages out of a PMD either:
+ * a read of the mapping through /proc/self/mem (slow GUP) fails with EIO,
+ * and O_DIRECT to null_blk, which has no P2P support (fast GUP), with
+ * EREMOTEIO, as for 4 KiB pages.
+ */
+TEST_F(huge, gup_without_p2p_refused)
+{
+	size_t len = SZ_2M;
+	char *p = map_at(self->fd, len, SZ_2M, 0);
+	char buf[64];
+	int fd;
+
+	ASSERT_NE(NULL, p);
+	mark(p, 0, len, self->page, 14);
+	expect_level(_metadata, self->tp, &self->bar, self->page,
+		     p, self->page, self->pmd);
+	fd = open("/proc/self/mem", O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(-1, pread(fd, buf, sizeof(buf), (uintptr_t)(p + self->page)));
+	ASSERT_EQ(EIO, errno);
+	close(fd);
+	fd = open("/dev/nullb0", O_RDWR | O_DIRECT);
+	ASSERT_LE(0, fd) TH_LOG("/dev/nullb0: %s", strerror(errno));
+	ASSERT_EQ(-1, pread(fd, p, SZ_2M, 0));
+	ASSERT_EQ(EREMOTEIO, errno);
+	ASSERT_EQ(-1, pwrite(fd, p, SZ_2M, 0));
+	ASSERT_EQ(EREMOTEIO, errno);
+	close(fd);
+	ASSERT_EQ(-1, marked(p, 0, len, self->page, 14));
+	ASSERT_EQ(0, munmap(p, len));
+}
+
+TEST_HARNESS_MAIN
