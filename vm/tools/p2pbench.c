@@ -2,12 +2,15 @@
 /*
  * p2pbench - user-space P2PDMA measurements for make bench.
  *
- *   p2pbench mmap <provider-bdf> <MiB> <label>
- *	mmap that much of p2pmem/allocate, write one byte to every page,
- *	munmap; prints the wall time.
- *   p2pbench dio <provider-bdf> <blockdev> <MiB> <chunk-KiB>
- *	O_DIRECT reads from the block device into a p2pmem buffer; prints
- *	throughput and CPU time (user + system) per GiB.
+ *   p2pbench mmap <provider-bdf> <MiB> <label> [<stride-KiB>]
+ *	mmap that much of p2pmem/allocate, write one byte every stride
+ *	(default 4 KiB, every page; 0: no write at all), munmap; prints the
+ *	wall time as mmap_touch_<label> (every page), mmap_munmap_<label>
+ *	(no write) or mmap_touch<stride>_<label>.
+ *   p2pbench dio <provider-bdf> <blockdev> <MiB> <chunk-KiB> [<suffix>]
+ *	O_DIRECT reads from the block device into a p2pmem buffer of one
+ *	chunk; prints throughput and CPU time (user + system) per GiB, the
+ *	metric names ending in _<suffix> if one is given.
  *
  * Output lines: "BENCH: <metric> <value> <unit>".
  */
@@ -53,15 +56,27 @@ static int open_allocate(const char *bdf)
 	return fd;
 }
 
-static int bench_mmap(const char *bdf, size_t mib, const char *label)
+static int bench_mmap(const char *bdf, size_t mib, const char *label,
+		      size_t stride_kib)
 {
-	size_t len = mib << 20, off;
+	size_t len = mib << 20, off, stride = stride_kib << 10;
 	volatile char *p;
 	double t0, tm, tt, t1;
+	char name[64];
 	int fd = open_allocate(bdf);
 
 	if (fd < 0)
 		return 1;
+	if (!stride)
+		snprintf(name, sizeof(name), "mmap_munmap_%s", label);
+	else if (stride_kib == 4)
+		snprintf(name, sizeof(name), "mmap_touch_%s", label);
+	else if (!(stride_kib % 1024))
+		snprintf(name, sizeof(name), "mmap_touch%zum_%s",
+			 stride_kib >> 10, label);
+	else
+		snprintf(name, sizeof(name), "mmap_touch%zuk_%s", stride_kib,
+			 label);
 	t0 = now();
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
@@ -69,20 +84,21 @@ static int bench_mmap(const char *bdf, size_t mib, const char *label)
 		return 1;
 	}
 	tm = now();
-	for (off = 0; off < len; off += 4096)
+	for (off = 0; stride && off < len; off += stride)
 		p[off] = 1;
 	tt = now();
 	munmap((void *)p, len);
 	t1 = now();
-	printf("BENCH: mmap_touch_%s %.1f ms\n", label, (t1 - t0) * 1e3);
+	printf("BENCH: %s %.2f ms\n", name, (t1 - t0) * 1e3);
 	/* Where the time went; not a table row. */
-	printf("PHASES: mmap_touch_%s mmap %.2f touch %.2f munmap %.2f ms\n",
-	       label, (tm - t0) * 1e3, (tt - tm) * 1e3, (t1 - tt) * 1e3);
+	printf("PHASES: %s mmap %.2f touch %.2f munmap %.2f ms\n",
+	       name, (tm - t0) * 1e3, (tt - tm) * 1e3, (t1 - tt) * 1e3);
 	close(fd);
 	return 0;
 }
 
-static int bench_dio(const char *bdf, const char *dev, size_t mib, size_t kib)
+static int bench_dio(const char *bdf, const char *dev, size_t mib, size_t kib,
+		     const char *suffix)
 {
 	size_t chunk = kib << 10, total = mib << 20, done;
 	unsigned long long devsize = 0;
@@ -110,18 +126,23 @@ static int bench_dio(const char *bdf, const char *dev, size_t mib, size_t kib)
 	}
 	secs = now() - t0;
 	cpu = cpu_seconds() - c0;
-	printf("BENCH: dio_read_to_p2pmem %.1f MiB/s\n", mib / secs);
-	printf("BENCH: dio_cpu_per_gib %.1f ms\n", cpu * 1e3 * 1024 / mib);
+	printf("BENCH: dio_read_to_p2pmem%s%s %.1f MiB/s\n", *suffix ? "_" : "",
+	       suffix, mib / secs);
+	printf("BENCH: dio_cpu_per_gib%s%s %.1f ms\n", *suffix ? "_" : "",
+	       suffix, cpu * 1e3 * 1024 / mib);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc == 5 && !strcmp(argv[1], "mmap"))
-		return bench_mmap(argv[2], strtoul(argv[3], NULL, 0), argv[4]);
-	if (argc == 6 && !strcmp(argv[1], "dio"))
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "mmap"))
+		return bench_mmap(argv[2], strtoul(argv[3], NULL, 0), argv[4],
+				  argc == 6 ? strtoul(argv[5], NULL, 0) : 4);
+	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "dio"))
 		return bench_dio(argv[2], argv[3], strtoul(argv[4], NULL, 0),
-				 strtoul(argv[5], NULL, 0));
-	fprintf(stderr, "usage: %s mmap BDF MiB LABEL | dio BDF DEV MiB CHUNK-KiB\n", argv[0]);
+				 strtoul(argv[5], NULL, 0),
+				 argc == 7 ? argv[6] : "");
+	fprintf(stderr, "usage: %s mmap BDF MiB LABEL [STRIDE-KiB] | "
+		"dio BDF DEV MiB CHUNK-KiB [SUFFIX]\n", argv[0]);
 	return 2;
 }
