@@ -151,6 +151,6 @@ for pool in "$small:64m" "$large:1g"; do
 	size=$(cat "/sys/bus/pci/devices/$bdf/p2pmem/size")
 	before=$(memmap)
 	echo "$bdf" > /sys/bus/pci/drivers/nvme/unbind
-	echo "BENCH: vmemmap_per_gib_${pool#*:} $(per_gib $(( before - $(memmap) )) "$size") KiB"
+	echo "BENCH: vmemmap_per_gib_${pool##*:} $(per_gib $(( before - $(memmap) )) "$size") KiB"
 done
 exit 0
