@@ -472,4 +472,89 @@ TEST_F(huge, gup_without_p2p_refused)
 	ASSERT_EQ(0, munmap(p, len));
 }
 
+/* Write the provider's address to the nvme driver's @file (bind, unbind). */
+static int nvme_driver_write(const char *bdf, const char *file)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/nvme/%s", file);
+	return p2p_write_str(path, bdf);
+}
+
+/*
+ * The provider goes away (its nvme driver unbinds) under a live PUD
+ * mapping with O_DIRECT reads into it in flight: the unbind finishes in
+ * bounded time, the reader ends with an error or SIGBUS, a touch of the
+ * mapping raises SIGBUS, and after the rebind the whole GiB is back.  Only
+ * in the huge topology, where this binary runs alone: the rebind renumbers
+ * the NVMe devices, which would upset the tests that run after it
+ * elsewhere.
+ */
+TEST_F_TIMEOUT(huge, unbind_with_pud_mapping_and_io, 240)
+{
+	size_t len = SZ_1G;
+	unsigned long long phys;
+	int status, in, i, *done;
+	pid_t pid, unbinder;
+	char path[64];
+	char *p;
+
+	if (!self->env.topo || strcmp(self->env.topology, "huge"))
+		SKIP(return, "unbinds the provider: huge topology only");
+	ASSERT_LE(0, self->env.peer[0]);
+	p = map_at(self->fd, len, SZ_1G, 0);
+	ASSERT_NE(NULL, p);
+	mark(p, 0, len, SZ_2M, 15);
+	ASSERT_EQ(self->pud, level(self->tp, p, &phys));
+
+	/* a child reads 2 MiB from a peer into the mapping, over and over */
+	snprintf(path, sizeof(path), "/dev/%s",
+		 self->env.nvme[self->env.peer[0]].disk);
+	in = open(path, O_RDONLY | O_DIRECT);
+	ASSERT_LE(0, in);
+	done = mmap(NULL, sizeof(*done), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, done);
+	*done = 0;
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		for (i = 0; i < 100000; i++) {
+			if (pread(in, p + SZ_2M * (i % 64), SZ_2M, 0) != SZ_2M)
+				_exit(0);
+			__atomic_add_fetch(done, 1, __ATOMIC_SEQ_CST);
+		}
+		_exit(1);
+	}
+	/* two reads done: the reader is past its setup and reading */
+	for (i = 0; i < 3000 && __atomic_load_n(done, __ATOMIC_SEQ_CST) < 2; i++)
+		p2p_msleep(10);
+	ASSERT_LE(2, __atomic_load_n(done, __ATOMIC_SEQ_CST));
+
+	unbinder = fork();
+	ASSERT_LE(0, unbinder);
+	if (!unbinder)
+		_exit(-nvme_driver_write(self->env.provider, "unbind"));
+	ASSERT_EQ(unbinder, p2p_waitpid_bounded(unbinder, &status, 60));
+	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	ASSERT_FALSE(p2p_has_p2pmem_dir(self->env.provider));
+
+	ASSERT_EQ(pid, p2p_waitpid_bounded(pid, &status, 60));
+	ASSERT_TRUE((WIFEXITED(status) && !WEXITSTATUS(status)) ||
+		    (WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS));
+	TH_LOG("%d O_DIRECT reads into the PUD mapping", *done);
+	ASSERT_EQ(SIGBUS, access_signal(p, false));
+	ASSERT_EQ(SIGBUS, access_signal(p + len - SZ_2M, true));
+	ASSERT_EQ(0, munmap(p, len));
+	munmap(done, sizeof(*done));
+	close(in);
+	close(self->fd);
+
+	ASSERT_EQ(0, nvme_driver_write(self->env.provider, "bind"));
+	ASSERT_EQ(self->avail0, p2p_wait_attr(self->env.provider, "available",
+					      self->avail0, 30000));
+	self->fd = p2p_open_allocate(self->env.provider, O_RDWR);
+	ASSERT_LE(0, self->fd);
+}
+
 TEST_HARNESS_MAIN
