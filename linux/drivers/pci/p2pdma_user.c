@@ -500,14 +500,9 @@ static void p2pmem_map_unwind(struct p2pmem_map *map)
 {
 	unsigned int i;
 
-	for (i = 0; i < map->nblk; i++) {
-		struct p2pmem_blk *b = &map->blk[i];
-		int err = p2pdma_pool_free(&b->range->pool, b->pg, b->npages);
-
-		if (err)
-			p2pdma_free_refused(b->range, b->pg, b->npages, err);
-		percpu_ref_put(&b->range->pgmap.ref);
-	}
+	for (i = 0; i < map->nblk; i++)
+		p2pmem_blk_give_back(&map->blk[i], map->blk[i].off,
+				     map->blk[i].off + map->blk[i].npages);
 	map->nblk = 0;
 }
 
@@ -558,6 +553,7 @@ static int p2pmem_map_take(struct p2pmem_map *map, struct pci_dev *pdev,
 			err = n;
 			break;
 		}
+		b->off = 0;	/* laid out below */
 		b->npages = n;
 		b->owned = n;
 		map->nblk++;
