@@ -25,7 +25,13 @@ FILES = ["drivers/pci/Kconfig", "drivers/pci/Makefile", "MAINTAINERS",
          "tools/testing/selftests/Makefile", ABI,
          "include/linux/pci-p2pdma.h", "include/linux/memremap.h",
          "include/linux/blkdev.h",
-         "block/bio.c", "drivers/nvme/host/core.c", "drivers/nvme/host/pci.c"]
+         "block/bio.c", "drivers/nvme/host/core.c", "drivers/nvme/host/pci.c",
+         "block/blk-settings.c", "drivers/nvme/host/nvme.h",
+         "drivers/nvme/host/multipath.c", "drivers/md/md.h", "drivers/md/md.c",
+         "drivers/md/raid0.c", "drivers/md/raid1.c", "drivers/md/md-linear.c",
+         "include/linux/device-mapper.h", "drivers/md/dm-table.c",
+         "drivers/md/dm.c", "drivers/md/dm-linear.c", "drivers/md/dm-stripe.c",
+         "block/blk-sysfs.c", "Documentation/ABI/stable/sysfs-block"]
 PEERS_ABI = """
 What:		/sys/bus/pci/devices/.../p2pmem/peers
 Date:		December 2026
@@ -328,6 +334,438 @@ def step_selftests(f):
     maint_f(f, "tools/testing/selftests/p2pdma/")
 
 
+BIO_CHECK_DECL = """bool pci_p2pdma_bio_has_pages(struct bio *bio);
+int pci_p2pdma_bio_check(struct block_device *bdev, struct bio *bio,
+			 bool report);
+"""
+BIO_CHECK_STUB = """
+static inline bool pci_p2pdma_bio_has_pages(struct bio *bio)
+{
+	return false;
+}
+
+static inline int pci_p2pdma_bio_check(struct block_device *bdev,
+				       struct bio *bio, bool report)
+{
+	return 0;
+}
+"""
+
+
+def step_bio_check(f):
+    t = f["drivers/pci/Makefile"]
+    t = insert_after(t, "obj-$(CONFIG_PCI_P2PDMA)\t+= p2pdma_user.o\n",
+                     "ifdef CONFIG_BLOCK\n"
+                     "obj-$(CONFIG_PCI_P2PDMA)\t+= p2pdma_block.o\n"
+                     "endif\n")
+    f["drivers/pci/Makefile"] = t
+    maint_f(f, "drivers/pci/p2pdma_block.c")
+    h = "include/linux/pci-p2pdma.h"
+    f[h] = replace(f[h], "struct block_device;\n",
+                   "struct bio;\nstruct block_device;\n")
+    f[h] = insert_after(f[h], CHECK_PAGE_DECL, BIO_CHECK_DECL)
+    f[h] = insert_after(f[h], CHECK_PAGE_STUB.rstrip("\n") + "\n",
+                        BIO_CHECK_STUB)
+
+
+def step_stack_feature(f):
+    s = "block/blk-settings.c"
+    f[s] = replace(f[s], """	/*
+	 * BLK_FEAT_NOWAIT and BLK_FEAT_POLL need to be supported both by the
+	 * stacking driver and all underlying devices.  The stacking driver sets
+	 * the flags before stacking the limits, and this will clear the flags
+	 * if any of the underlying devices does not support it.
+	 */
+	if (!(b->features & BLK_FEAT_NOWAIT))
+		t->features &= ~BLK_FEAT_NOWAIT;
+	if (!(b->features & BLK_FEAT_POLL))
+		t->features &= ~BLK_FEAT_POLL;
+""", """	/*
+	 * BLK_FEAT_NOWAIT, BLK_FEAT_POLL and BLK_FEAT_PCI_P2PDMA need to be
+	 * supported both by the stacking driver and all underlying devices.
+	 * The stacking driver sets the flags before stacking the limits, and
+	 * this will clear the flags if any of the underlying devices does not
+	 * support it.
+	 */
+	if (!(b->features & BLK_FEAT_NOWAIT))
+		t->features &= ~BLK_FEAT_NOWAIT;
+	if (!(b->features & BLK_FEAT_POLL))
+		t->features &= ~BLK_FEAT_POLL;
+	if (!(b->features & BLK_FEAT_PCI_P2PDMA))
+		t->features &= ~BLK_FEAT_PCI_P2PDMA;
+""")
+
+
+QUEUE_P2P_ABI = """What:		/sys/block/<disk>/queue/pci_p2pdma
+Date:		December 2026
+Contact:	linux-block@vger.kernel.org
+Description:
+		[RO] This file shows '1' if the device takes I/O whose
+		buffers are PCI peer-to-peer DMA memory (a user mapping of
+		p2pmem for O_DIRECT, say), '0' if not.  A stacked device
+		(nvme multipath, md, dm) shows '1' only if all of its
+		members do; whether a member can reach a given provider's
+		memory is decided per I/O, see
+		/sys/bus/pci/devices/.../p2pmem/peers.
+
+
+"""
+
+
+def step_queue_sysfs(f):
+    s = "block/blk-sysfs.c"
+    f[s] = replace(f[s], "QUEUE_SYSFS_FEATURE_SHOW(dax, BLK_FEAT_DAX);\n",
+                   "QUEUE_SYSFS_FEATURE_SHOW(dax, BLK_FEAT_DAX);\n"
+                   "QUEUE_SYSFS_FEATURE_SHOW(pci_p2pdma, BLK_FEAT_PCI_P2PDMA);\n")
+    f[s] = replace(f[s], 'QUEUE_RO_ENTRY(queue_dax, "dax");\n',
+                   'QUEUE_RO_ENTRY(queue_dax, "dax");\n'
+                   'QUEUE_RO_ENTRY(queue_pci_p2pdma, "pci_p2pdma");\n')
+    f[s] = replace(f[s], "\t&queue_dax_entry.attr,\n",
+                   "\t&queue_dax_entry.attr,\n\t&queue_pci_p2pdma_entry.attr,\n")
+    a = "Documentation/ABI/stable/sysfs-block"
+    f[a] = replace(f[a], "What:\t\t/sys/block/<disk>/queue/physical_block_size\n",
+                   QUEUE_P2P_ABI + "What:\t\t/sys/block/<disk>/queue/physical_block_size\n")
+
+
+MPATH_P2P = """
+/*
+ * A bio with P2P memory must go to a controller that can reach it.  If the
+ * path the I/O policy chose cannot, take a usable path that can, an
+ * optimized one if there is one.  Only when none can is the bio refused:
+ * requeued or failed over, it would come back to the same answer.
+ */
+static struct nvme_ns *nvme_p2pdma_path(struct nvme_ns_head *head,
+					struct nvme_ns *ns, struct bio *bio)
+{
+	struct nvme_ns *p, *fallback = NULL;
+
+	if (!pci_p2pdma_bio_check(ns->disk->part0, bio, false))
+		return ns;
+	list_for_each_entry_srcu(p, &head->list, siblings,
+				 srcu_read_lock_held(&head->srcu)) {
+		if (p == ns || nvme_path_is_disabled(p) ||
+		    pci_p2pdma_bio_check(p->disk->part0, bio, false))
+			continue;
+		if (p->ana_state == NVME_ANA_OPTIMIZED)
+			return p;
+		if (p->ana_state == NVME_ANA_NONOPTIMIZED && !fallback)
+			fallback = p;
+	}
+	if (fallback)
+		return fallback;
+	pci_p2pdma_bio_check(ns->disk->part0, bio, true);
+	return ERR_PTR(-EREMOTEIO);
+}
+"""
+
+MPATH_RESTORE = """
+/*
+ * Paths narrow the head's limits as they join, and nothing widens them when
+ * one leaves.  Give P2P back to the head once every remaining path can take
+ * P2P memory again.
+ */
+void nvme_mpath_restore_p2pdma(struct nvme_ns_head *head)
+{
+	struct queue_limits lim;
+	struct nvme_ns *ns;
+	int srcu_idx;
+
+	if (!head->disk || blk_queue_pci_p2pdma(head->disk->queue))
+		return;
+	lim = queue_limits_start_update(head->disk->queue);
+	lim.features |= BLK_FEAT_PCI_P2PDMA;
+	srcu_idx = srcu_read_lock(&head->srcu);
+	list_for_each_entry_srcu(ns, &head->list, siblings,
+				 srcu_read_lock_held(&head->srcu))
+		if (!blk_queue_pci_p2pdma(ns->queue))
+			lim.features &= ~BLK_FEAT_PCI_P2PDMA;
+	srcu_read_unlock(&head->srcu, srcu_idx);
+	if (list_empty(&head->list))
+		lim.features &= ~BLK_FEAT_PCI_P2PDMA;
+	queue_limits_commit_update(head->disk->queue, &lim);
+}
+"""
+
+
+def step_nvme_mpath(f):
+    m = "drivers/nvme/host/multipath.c"
+    f[m] = replace(f[m], "#include <linux/moduleparam.h>\n",
+                   "#include <linux/moduleparam.h>\n#include <linux/pci-p2pdma.h>\n")
+    f[m] = replace(f[m], "static struct nvme_ns *__nvme_find_path(",
+                   MPATH_P2P.lstrip("\n") + "\nstatic struct nvme_ns *__nvme_find_path(")
+    f[m] = replace(f[m], """	srcu_idx = srcu_read_lock(&head->srcu);
+	ns = nvme_find_path(head);
+	if (likely(ns)) {
+		bio_set_dev(bio, ns->disk->part0);""", """	srcu_idx = srcu_read_lock(&head->srcu);
+	ns = nvme_find_path(head);
+	if (likely(ns) && unlikely(pci_p2pdma_bio_has_pages(bio)))
+		ns = nvme_p2pdma_path(head, ns, bio);
+	if (IS_ERR(ns)) {
+		bio->bi_status = BLK_STS_TARGET;
+		bio_endio(bio);
+	} else if (likely(ns)) {
+		bio_set_dev(bio, ns->disk->part0);""")
+    f[m] = replace(f[m], """	lim.features |= BLK_FEAT_IO_STAT | BLK_FEAT_NOWAIT | BLK_FEAT_POLL;
+	lim.max_zone_append_sectors = 0;
+""", """	lim.features |= BLK_FEAT_IO_STAT | BLK_FEAT_NOWAIT | BLK_FEAT_POLL;
+	/* Each path stacks on this: P2P stays only if every path has it. */
+	lim.features |= BLK_FEAT_PCI_P2PDMA;
+	lim.max_zone_append_sectors = 0;
+""")
+    f[m] = replace(f[m], "int nvme_mpath_alloc_disk(struct nvme_ctrl *ctrl, struct nvme_ns_head *head)\n",
+                   MPATH_RESTORE.lstrip("\n") + "\nint nvme_mpath_alloc_disk(struct nvme_ctrl *ctrl, struct nvme_ns_head *head)\n")
+    h = "drivers/nvme/host/nvme.h"
+    f[h] = replace(f[h], "void nvme_mpath_shutdown_disk(struct nvme_ns_head *head);\n",
+                   "void nvme_mpath_shutdown_disk(struct nvme_ns_head *head);\n"
+                   "void nvme_mpath_restore_p2pdma(struct nvme_ns_head *head);\n")
+    f[h] = replace(f[h], """static inline void nvme_mpath_shutdown_disk(struct nvme_ns_head *head)
+{
+}
+""", """static inline void nvme_mpath_shutdown_disk(struct nvme_ns_head *head)
+{
+}
+
+static inline void nvme_mpath_restore_p2pdma(struct nvme_ns_head *head)
+{
+}
+""")
+    c = "drivers/nvme/host/core.c"
+    f[c] = replace(f[c], """	if (last_path)
+		nvme_mpath_shutdown_disk(ns->head);
+	nvme_put_ns(ns);""", """	if (last_path)
+		nvme_mpath_shutdown_disk(ns->head);
+	else
+		nvme_mpath_restore_p2pdma(ns->head);
+	nvme_put_ns(ns);""")
+
+
+MD_P2P = """
+/*
+ * Check a bio with P2P memory against every member in a slot of the array
+ * (not spares) before the personality splits or clones it: refused at the
+ * bottom, by one member, it would be taken for a media error (a failed
+ * mirror, a bad block) and the others would have written it.
+ */
+static bool md_p2pdma_refused(struct mddev *mddev, struct bio *bio)
+{
+	struct md_rdev *rdev;
+	bool refused = false;
+
+	if (likely(!pci_p2pdma_bio_has_pages(bio)))
+		return false;
+	if (pci_p2pdma_bio_check(bio->bi_bdev, bio, true))
+		return true;
+	rcu_read_lock();
+	rdev_for_each_rcu(rdev, mddev) {
+		if (rdev->raid_disk < 0)
+			continue;
+		if (pci_p2pdma_bio_check(rdev->bdev, bio, true)) {
+			refused = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return refused;
+}
+
+"""
+
+MD_RESTORE = """
+/*
+ * Members narrow the array's limits as they join; one that could not take
+ * P2P memory leaves the feature off after it failed and was removed.  A
+ * personality that allows P2P calls this when it takes @gone out of its
+ * slot, with the array locked.
+ */
+void mddev_restore_p2pdma(struct mddev *mddev, struct md_rdev *gone)
+{
+	struct request_queue *q;
+	struct queue_limits lim;
+	struct md_rdev *rdev;
+
+	if (mddev_is_dm(mddev))
+		return;
+	q = mddev->gendisk->queue;
+	if (blk_queue_pci_p2pdma(q))
+		return;
+	lim = queue_limits_start_update(q);
+	lim.features |= BLK_FEAT_PCI_P2PDMA;
+	rdev_for_each(rdev, mddev) {
+		if (rdev == gone || rdev->raid_disk < 0)
+			continue;
+		if (!blk_queue_pci_p2pdma(bdev_get_queue(rdev->bdev)))
+			lim.features &= ~BLK_FEAT_PCI_P2PDMA;
+	}
+	queue_limits_commit_update(q, &lim);
+}
+EXPORT_SYMBOL_GPL(mddev_restore_p2pdma);
+"""
+
+
+def step_md(f):
+    c = "drivers/md/md.c"
+    f[c] = replace(f[c], "#include <linux/part_stat.h>\n",
+                   "#include <linux/part_stat.h>\n#include <linux/pci-p2pdma.h>\n")
+    f[c] = replace(f[c], "static void md_submit_bio(struct bio *bio)\n",
+                   MD_P2P.lstrip("\n") + "static void md_submit_bio(struct bio *bio)\n")
+    f[c] = replace(f[c], """	/* bio could be mergeable after passing to underlayer */
+	bio->bi_opf &= ~REQ_NOMERGE;
+""", """	if (unlikely(md_p2pdma_refused(mddev, bio))) {
+		bio->bi_status = BLK_STS_TARGET;
+		bio_endio(bio);
+		return;
+	}
+
+	/* bio could be mergeable after passing to underlayer */
+	bio->bi_opf &= ~REQ_NOMERGE;
+""")
+    f[c] = replace(f[c], "EXPORT_SYMBOL_GPL(mddev_stack_new_rdev);\n",
+                   "EXPORT_SYMBOL_GPL(mddev_stack_new_rdev);\n" + MD_RESTORE)
+    h = "drivers/md/md.h"
+    f[h] = replace(f[h], "int mddev_stack_new_rdev(struct mddev *mddev, struct md_rdev *rdev);\n",
+                   "int mddev_stack_new_rdev(struct mddev *mddev, struct md_rdev *rdev);\n"
+                   "void mddev_restore_p2pdma(struct mddev *mddev, struct md_rdev *gone);\n")
+
+
+def step_md_personalities(f):
+    for name, anchor in (
+            ("drivers/md/raid0.c", "\tlim.max_hw_sectors = mddev->chunk_sectors;\n"
+             "\tlim.max_write_zeroes_sectors = mddev->chunk_sectors;\n"
+             "\tlim.io_min = mddev->chunk_sectors << 9;\n"
+             "\tlim.io_opt = lim.io_min * mddev->raid_disks;\n"),
+            ("drivers/md/raid1.c", "\tlim.max_write_zeroes_sectors = 0;\n"),
+            ("drivers/md/md-linear.c", "\tlim.max_hw_sectors = mddev->chunk_sectors;\n"
+             "\tlim.max_write_zeroes_sectors = mddev->chunk_sectors;\n"
+             "\tlim.io_min = mddev->chunk_sectors << 9;\n")):
+        f[name] = replace(f[name], "\tmd_init_stacking_limits(&lim);\n" + anchor,
+                          "\tmd_init_stacking_limits(&lim);\n" + anchor +
+                          "\tlim.features |= BLK_FEAT_PCI_P2PDMA;\n")
+    r = "drivers/md/raid1.c"
+    f[r] = replace(f[r], """		clear_bit(WantReplacement, &rdev->flags);
+		err = md_integrity_register(mddev);
+	}
+abort:
+""", """		clear_bit(WantReplacement, &rdev->flags);
+		err = md_integrity_register(mddev);
+		mddev_restore_p2pdma(mddev, rdev);
+	}
+abort:
+""")
+
+
+DM_TARGET_P2P = """
+/*
+ * A target passes bios with P2P memory down to its devices unchanged
+ */
+#define DM_TARGET_PCI_P2PDMA		0x00000400
+#define dm_target_passes_pci_p2pdma(type) \\
+	((type)->features & DM_TARGET_PCI_P2PDMA)
+"""
+
+DM_TABLE_P2P = """
+static bool dm_table_supports_pci_p2pdma(struct dm_table *t)
+{
+	if (!__table_type_bio_based(t->type))
+		return false;
+	for (unsigned int i = 0; i < t->num_targets; i++) {
+		struct dm_target *ti = dm_table_get_target(t, i);
+
+		if (!dm_target_passes_pci_p2pdma(ti->type))
+			return false;
+	}
+
+	return true;
+}
+"""
+
+DM_P2P = """
+/*
+ * The table may have changed since the pages of a bio with P2P memory were
+ * pinned: check it against every device of the live table before it is
+ * split and cloned, so that a device which cannot take it refuses the
+ * whole bio and nothing is written.
+ */
+static bool dm_p2pdma_refused(struct dm_table *map, struct bio *bio)
+{
+	struct dm_dev_internal *dd;
+
+	if (likely(!pci_p2pdma_bio_has_pages(bio)))
+		return false;
+	if (pci_p2pdma_bio_check(bio->bi_bdev, bio, true))
+		return true;
+	list_for_each_entry(dd, dm_table_get_devices(map), list)
+		if (pci_p2pdma_bio_check(dd->dm_dev->bdev, bio, true))
+			return true;
+	return false;
+}
+
+"""
+
+
+def step_dm(f):
+    h = "include/linux/device-mapper.h"
+    f[h] = replace(f[h], """#define DM_TARGET_MIXED_ZONED_MODEL	0x00000000
+#define dm_target_supports_mixed_zoned_model(type) (false)
+#endif
+""", """#define DM_TARGET_MIXED_ZONED_MODEL	0x00000000
+#define dm_target_supports_mixed_zoned_model(type) (false)
+#endif
+""" + DM_TARGET_P2P)
+    t = "drivers/md/dm-table.c"
+    f[t] = replace(f[t], """	limits->features |= BLK_FEAT_IO_STAT | BLK_FEAT_NOWAIT | BLK_FEAT_POLL;
+}
+""", """	limits->features |= BLK_FEAT_IO_STAT | BLK_FEAT_NOWAIT | BLK_FEAT_POLL |
+			    BLK_FEAT_PCI_P2PDMA;
+}
+""")
+    f[t] = replace(f[t], """static int device_not_discard_capable(""",
+                   DM_TABLE_P2P.lstrip("\n") + "\nstatic int device_not_discard_capable(")
+    f[t] = replace(f[t], """	if (!dm_table_supports_nowait(t))
+		limits->features &= ~BLK_FEAT_NOWAIT;
+""", """	if (!dm_table_supports_nowait(t))
+		limits->features &= ~BLK_FEAT_NOWAIT;
+
+	if (!dm_table_supports_pci_p2pdma(t))
+		limits->features &= ~BLK_FEAT_PCI_P2PDMA;
+""")
+    d = "drivers/md/dm.c"
+    f[d] = replace(f[d], "#include <linux/part_stat.h>\n",
+                   "#include <linux/part_stat.h>\n#include <linux/pci-p2pdma.h>\n")
+    f[d] = replace(f[d], "static void dm_submit_bio(struct bio *bio)\n",
+                   DM_P2P.lstrip("\n") + "static void dm_submit_bio(struct bio *bio)\n")
+    f[d] = replace(f[d], """			queue_io(md, bio);
+		goto out;
+	}
+
+	dm_split_and_process_bio(md, map, bio);
+""", """			queue_io(md, bio);
+		goto out;
+	}
+
+	if (unlikely(dm_p2pdma_refused(map, bio))) {
+		bio->bi_status = BLK_STS_TARGET;
+		bio_endio(bio);
+		goto out;
+	}
+
+	dm_split_and_process_bio(md, map, bio);
+""")
+    l = "drivers/md/dm-linear.c"
+    f[l] = replace(f[l], """	.features = DM_TARGET_PASSES_INTEGRITY | DM_TARGET_NOWAIT |
+		    DM_TARGET_ZONED_HM | DM_TARGET_PASSES_CRYPTO,
+""", """	.features = DM_TARGET_PASSES_INTEGRITY | DM_TARGET_NOWAIT |
+		    DM_TARGET_ZONED_HM | DM_TARGET_PASSES_CRYPTO |
+		    DM_TARGET_PCI_P2PDMA,
+""")
+    s = "drivers/md/dm-stripe.c"
+    f[s] = replace(f[s], """	.features = DM_TARGET_PASSES_INTEGRITY | DM_TARGET_NOWAIT,
+	.module = THIS_MODULE,
+	.ctr    = stripe_ctr,""", """	.features = DM_TARGET_PASSES_INTEGRITY | DM_TARGET_NOWAIT |
+		    DM_TARGET_PCI_P2PDMA,
+	.module = THIS_MODULE,
+	.ctr    = stripe_ctr,""")
+
+
 # End of the PCI_P2PDMA entry's help, after which the KUnit symbol goes.
 P2PDMA_HELP_END = None
 
@@ -414,6 +852,93 @@ tools/testing/p2pdma/; list them in the P2PDMA entry."""),
      """Build and run the P2PDMA selftests with the others.  They drive the
 test module of tools/testing/p2pdma/ and live in
 tools/testing/selftests/p2pdma/."""),
+    ("0011-pci-p2pdma-bio-check.patch", step_bio_check,
+     "PCI/P2PDMA: let stacking block drivers check the P2P memory of a bio",
+     """A stacked block device (nvme multipath, md, dm) has no DMA device of
+its own: it hands each bio to one or more members, and a member that
+cannot reach the bio's P2P memory fails it only when it maps it for DMA,
+as a target error.  The nvme head does not fail over on that, md takes
+it for a media error (a failed mirror, bad blocks), and on a mirror the
+other members have written the data by then.
+
+Add pci_p2pdma_bio_has_pages(), a walk of the bio's multi-page vectors,
+and pci_p2pdma_bio_check(), which says whether a member can take the
+P2P memory of a bio: not at all without BLK_FEAT_PCI_P2PDMA, by the
+provider's verdict cache when the member names its DMA device
+(queue_limits.dma_dev), and trusted when it is itself stacked, because
+it checks again.  It logs the reason only when asked, so that a driver
+can try several members quietly.  They live in a file of their own,
+drivers/pci/p2pdma_block.c, built with CONFIG_BLOCK."""),
+    ("0012-block-stack-pci-p2pdma.patch", step_stack_feature,
+     "block: stack BLK_FEAT_PCI_P2PDMA as NOWAIT and POLL are stacked",
+     """BLK_FEAT_PCI_P2PDMA says a queue takes bios whose pages are P2P memory;
+only nvme-pci sets it, on a bare namespace.  blk_stack_limits() neither
+inherits nor clears it, so a stacking driver that set it would keep it
+over a member that cannot do P2P at all (a loop device, a fabrics
+namespace).  Clear it when a bottom device lacks it, as NOWAIT and POLL
+are: a stacking driver that can pass P2P bios down sets it before it
+stacks its members, and it stays only if every member has it.  Drivers
+that never set it are unaffected."""),
+    ("0013-block-queue-pci-p2pdma-sysfs.patch", step_queue_sysfs,
+     "block: show BLK_FEAT_PCI_P2PDMA in queue/pci_p2pdma",
+     """Whether a block device takes P2P memory decides whether O_DIRECT with
+a user mapping of p2pmem can work on it at all, and for stacked devices
+it now follows their members.  Show it as the read-only queue attribute
+pci_p2pdma, as fua and dax are shown, so that a user can tell a device
+that refuses P2P memory from one whose member cannot reach a provider."""),
+    ("0014-nvme-multipath-pci-p2pdma.patch", step_nvme_mpath,
+     "nvme-multipath: P2P memory through the multipath head",
+     """O_DIRECT with a user mapping of p2pmem on a namespace with native
+multipath failed with EREMOTEIO when its pages were pinned: the head
+disk never set BLK_FEAT_PCI_P2PDMA, although every path could do the
+transfer.
+
+The head now sets it before its paths stack their limits, so it keeps
+it when every path's controller can do P2P.  Per bio, the path the I/O
+policy chose must reach the bio's P2P memory; if it cannot, a usable
+path that can is taken, an optimized one first.  If none can, the bio
+ends with BLK_STS_TARGET (EREMOTEIO) at once, logged once with the
+reason: a requeue or a failover would come back to the same answer.
+When a path goes away, the head gets P2P back if every remaining path
+has it (the limits of a head are otherwise only narrowed)."""),
+    ("0015-md-pci-p2pdma.patch", step_md,
+     "md: check bios with P2P memory against the members",
+     """A member of an array that cannot reach the P2P memory of a bio fails
+it when it maps it for DMA, and md takes that for a media error: raid1
+records bad blocks or fails the mirror, while the other mirrors have
+written the data.
+
+md_submit_bio() now checks a bio that carries P2P memory against the
+array and every member in a slot (not spares) before the personality
+sees it, and ends it with BLK_STS_TARGET
+(EREMOTEIO) when one cannot take it: nothing is written and no member
+is blamed.  mddev_restore_p2pdma() lets a personality give the array
+P2P back after it removed the member that could not do P2P; stacking
+only ever narrows the limits."""),
+    ("0016-md-raid0-raid1-linear-pci-p2pdma.patch", step_md_personalities,
+     "md/raid0, md/raid1, md-linear: pass P2P memory to the members",
+     """raid0 and linear split and remap bios, raid1 clones them for each
+mirror; the clones share the pages, so every member does its DMA to or
+from the same P2P memory.  Set BLK_FEAT_PCI_P2PDMA before stacking the
+members, so that it stays when all of them have it.  raid1 gives it
+back when a member is removed, so that an array that lost its one
+member without P2P (a loop device, say) can do P2P again.
+
+raid1's resync and recovery use buffers of their own in host memory,
+and write-behind copies the data into host pages, so neither touches
+the user's P2P pages.  raid5 and raid10 do not set the flag."""),
+    ("0017-dm-linear-stripe-pci-p2pdma.patch", step_dm,
+     "dm: P2P memory through dm-linear and dm-stripe",
+     """A new target feature, DM_TARGET_PCI_P2PDMA, says a target passes the
+pages of a bio down unchanged.  Bio-based tables whose targets all have
+it keep BLK_FEAT_PCI_P2PDMA, which the table's devices narrow as they
+stack; linear and striped set it.  A table reload recomputes it, so
+loading a table with a device that cannot do P2P turns it off.
+
+dm_submit_bio() checks a bio with P2P memory against every device of
+the live table before it splits and clones it: its pages may have been
+pinned under an older table.  A device that cannot take the memory
+ends the bio with BLK_STS_TARGET (EREMOTEIO) and nothing is written."""),
 ]
 
 

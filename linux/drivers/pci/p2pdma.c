@@ -933,8 +933,9 @@ EXPORT_SYMBOL_GPL(pci_p2pmem_publish);
  * DMA mapping
  */
 
-static enum pci_p2pdma_map_type p2pdma_map_type(struct dev_pagemap *pgmap,
-						struct device *dev)
+/* How @dev reaches the memory of @pgmap, also for p2pdma_block.c. */
+enum pci_p2pdma_map_type p2pdma_map_type(struct dev_pagemap *pgmap,
+					 struct device *dev)
 {
 	struct pci_dev *provider = to_p2pdma_range(pgmap)->provider;
 	enum pci_p2pdma_map_type map;

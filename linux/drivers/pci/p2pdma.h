@@ -2,7 +2,8 @@
 /*
  * What the files of the PCI P2PDMA core share: the state of a provider and
  * of its memory ranges.  p2pdma.c owns both; p2pdma_user.c maps their
- * pages into user space.  The layers below, p2pdma_pool.c (with
+ * pages into user space, and p2pdma_block.c answers stacked block devices
+ * about the pages of their bios.  The layers below, p2pdma_pool.c (with
  * p2pdma_buddy.c) and p2pdma_verdict.c (with p2pdma_route.c), know nothing
  * of either.
  */
@@ -68,6 +69,8 @@ long p2pdma_take(struct pci_p2pdma *p2pdma, unsigned long npages, bool kernel,
 bool p2pdma_drain(struct pci_p2pdma *p2pdma);
 void p2pdma_free_refused(struct p2pdma_range *range, unsigned long pg,
 			 unsigned long npages, int err);
+enum pci_p2pdma_map_type p2pdma_map_type(struct dev_pagemap *pgmap,
+					 struct device *dev);
 
 int p2pmem_sysfs_create(struct pci_dev *pdev);
 void p2pmem_sysfs_remove(struct pci_dev *pdev);
