@@ -22,7 +22,7 @@ set -uo pipefail
 
 flavour=${KERNEL:-ours}
 top=$(cd "$(dirname "$0")/.." && pwd)
-topologies=${TOPOLOGIES:-switch rootports-intel rootports-amd iommu acs acs-redir acs-redir-amd acs-disabled multi huge}
+topologies=${TOPOLOGIES:-switch rootports-intel rootports-amd iommu acs acs-redir acs-redir-amd acs-disabled multi huge stack}
 debug_topologies=${DEBUG_TOPOLOGIES-switch acs-redir}
 [ "$flavour" = ours ] || debug_topologies=
 results=$top/build/results-$flavour.txt

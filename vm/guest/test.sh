@@ -96,7 +96,10 @@ fi
 
 # --- smoke: the provider is published and P2P does what the topology says ---
 # The provider is NVMe A (serial cmbA) when there is one, else the first
-# controller with p2pmem; the others with a namespace are the copy's ends.
+# controller with p2pmem; the others with a namespace are the copy's ends,
+# but for paths of a multipath namespace and controllers put out of the
+# provider's reach on purpose (serial far*), which the stacked-device
+# selftests use.
 provider=; others=
 for c in $(ls /sys/class/nvme/ 2>/dev/null); do
 	[ "$(cat /sys/class/nvme/$c/serial 2>/dev/null | tr -d ' ')" = cmbA ] || continue
@@ -105,6 +108,8 @@ for c in $(ls /sys/class/nvme/ 2>/dev/null); do
 done
 while read -r c bdf ns p2p; do
 	[ "$bdf" = "$provider" ] && continue
+	case "$(tr -d ' ' < /sys/class/nvme/$c/serial)" in far*) continue ;; esac
+	ls -d /sys/class/nvme/$c/nvme*c*n* >/dev/null 2>&1 && continue
 	if [ "$p2p" = 1 ] && [ -z "$provider" ]; then
 		provider=$bdf
 	elif [ "$ns" != none ]; then

@@ -47,6 +47,11 @@
  *   multi            AMD Zen; a switch with NVMe A, B (CMBs) and C, and
  *                    NVMe D (CMB) on a second root port; for A and C: bus
  *                    addresses, distance 4
+ *   huge             a switch with NVMe D (1 GiB CMB), B and C
+ *   stack            Intel; a switch with NVMe A (CMB), B, C and two
+ *                    paths of a multipath namespace; its third path and
+ *                    NVMe D on root ports of their own (refused); for A
+ *                    and B, C: bus addresses, distance 4
  */
 enum p2p_expect {
 	P2P_EXPECT_UNKNOWN = 0,
