@@ -51,6 +51,14 @@ for metric in sorted(vals):
     lines.append(f"{metric:44} {unit:10} {cell(up):>22} {cell(ours):>22} {ratio:>7}  {verdict}")
 for metric, kernel in sorted(failed):
     lines.append(f"{metric:44} FAILED on {kernel}")
+# Stacked against bare on the new kernel alone: upstream cannot do P2P
+# through md at all.
+for stacked, bare in (("dio_read_to_p2pmem_raid0", "dio_read_to_p2pmem"),
+                      ("dio_cpu_per_gib_raid0", "dio_cpu_per_gib")):
+    s, b = vals[stacked].get(new, []), vals[bare].get(new, [])
+    if s and b and statistics.median(b) > 0:
+        r = statistics.median(s) / statistics.median(b)
+        lines.append(f"{new_label}: {stacked} / {bare} = {r:.2f}")
 table = "\n".join(lines)
 print(table)
 with open(f"{out}/table.txt", "w") as f:

@@ -11,6 +11,9 @@
  *	O_DIRECT reads from the block device into a p2pmem buffer of one
  *	chunk; prints throughput and CPU time (user + system) per GiB, the
  *	metric names ending in _<suffix> if one is given.
+ *   p2pbench raid0 <mdN> <chunk-KiB> <blockdev>...
+ *	build md raid0 array mdN over the block devices, without
+ *	superblocks (what mdadm --build does), for the dio row through it.
  *
  * Output lines: "BENCH: <metric> <value> <unit>".
  */
@@ -25,7 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/fs.h>
+#include <linux/major.h>
+#include <linux/raid/md_p.h>
+#include <linux/raid/md_u.h>
 #include <sys/ioctl.h>
+#include <sys/sysmacros.h>
 
 static double now(void)
 {
@@ -133,6 +140,54 @@ static int bench_dio(const char *bdf, const char *dev, size_t mib, size_t kib,
 	return 0;
 }
 
+static int md_raid0(const char *md, size_t chunk_kib, char **devs, int n)
+{
+	mdu_array_info_t a = {
+		.level = 0, .nr_disks = n, .raid_disks = n, .not_persistent = 1,
+		.state = 1 << MD_SB_CLEAN, .chunk_size = chunk_kib << 10,
+	};
+	mdu_param_t run = { 0 };
+	char node[64];
+	struct stat st;
+	int fd, i;
+
+	fd = open("/sys/module/md_mod/parameters/new_array", O_WRONLY);
+	if (fd < 0 || write(fd, md, strlen(md)) < 0) {
+		perror("p2pbench: md new_array");
+		return 1;
+	}
+	close(fd);
+	snprintf(node, sizeof(node), "/dev/%s", md);
+	fd = open(node, O_RDWR);
+	if (fd < 0 || ioctl(fd, SET_ARRAY_INFO, &a)) {
+		perror("p2pbench: SET_ARRAY_INFO");
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		mdu_disk_info_t d = {
+			.number = i, .raid_disk = i,
+			.state = (1 << MD_DISK_SYNC) | (1 << MD_DISK_ACTIVE),
+		};
+
+		if (stat(devs[i], &st)) {
+			perror(devs[i]);
+			return 1;
+		}
+		d.major = major(st.st_rdev);
+		d.minor = minor(st.st_rdev);
+		if (ioctl(fd, ADD_NEW_DISK, &d)) {
+			perror("p2pbench: ADD_NEW_DISK");
+			return 1;
+		}
+	}
+	if (ioctl(fd, RUN_ARRAY, &run)) {
+		perror("p2pbench: RUN_ARRAY");
+		return 1;
+	}
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "mmap"))
@@ -142,7 +197,11 @@ int main(int argc, char **argv)
 		return bench_dio(argv[2], argv[3], strtoul(argv[4], NULL, 0),
 				 strtoul(argv[5], NULL, 0),
 				 argc == 7 ? argv[6] : "");
+	if (argc >= 5 && !strcmp(argv[1], "raid0"))
+		return md_raid0(argv[2], strtoul(argv[3], NULL, 0), argv + 4,
+				argc - 4);
 	fprintf(stderr, "usage: %s mmap BDF MiB LABEL [STRIDE-KiB] | "
-		"dio BDF DEV MiB CHUNK-KiB [SUFFIX]\n", argv[0]);
+		"dio BDF DEV MiB CHUNK-KiB [SUFFIX] | "
+		"raid0 mdN CHUNK-KiB DEV...\n", argv[0]);
 	return 2;
 }
