@@ -23,7 +23,7 @@ set -uo pipefail
 flavour=${KERNEL:-ours}
 top=$(cd "$(dirname "$0")/.." && pwd)
 topologies=${TOPOLOGIES:-switch rootports-intel rootports-amd iommu acs acs-redir acs-redir-amd acs-disabled multi huge stack}
-debug_topologies=${DEBUG_TOPOLOGIES-switch acs-redir}
+debug_topologies=${DEBUG_TOPOLOGIES-switch acs-redir stack}
 [ "$flavour" = ours ] || debug_topologies=
 results=$top/build/results-$flavour.txt
 timings=$top/build/timings-$flavour.txt
