@@ -93,6 +93,17 @@ def replace(text, old, new):
     return text.replace(old, new, 1)
 
 
+def insert_before(text, anchor, new):
+    assert anchor in text, anchor
+    return text.replace(anchor, new + anchor, 1)
+
+
+def include_p2pdma(f, name, after):
+    """#include <linux/pci-p2pdma.h> in @name, after the include @after."""
+    f[name] = insert_after(f[name], "#include <%s>\n" % after,
+                           "#include <linux/pci-p2pdma.h>\n")
+
+
 MK_ANCHOR = "obj-$(CONFIG_PCI_P2PDMA)\t+= p2pdma.o\n"
 MT_ANCHOR = "F:\tDocumentation/driver-api/pci/p2pdma.rst\n"
 KUNIT_KCONFIG = """
@@ -489,10 +500,9 @@ void nvme_mpath_restore_p2pdma(struct nvme_ns_head *head)
 
 def step_nvme_mpath(f):
     m = "drivers/nvme/host/multipath.c"
-    f[m] = replace(f[m], "#include <linux/moduleparam.h>\n",
-                   "#include <linux/moduleparam.h>\n#include <linux/pci-p2pdma.h>\n")
-    f[m] = replace(f[m], "static struct nvme_ns *__nvme_find_path(",
-                   MPATH_P2P.lstrip("\n") + "\nstatic struct nvme_ns *__nvme_find_path(")
+    include_p2pdma(f, m, "linux/moduleparam.h")
+    f[m] = insert_before(f[m], "static struct nvme_ns *__nvme_find_path(",
+                         MPATH_P2P.lstrip("\n") + "\n")
     f[m] = replace(f[m], """	srcu_idx = srcu_read_lock(&head->srcu);
 	ns = nvme_find_path(head);
 	if (likely(ns)) {
@@ -512,8 +522,8 @@ def step_nvme_mpath(f):
 	lim.features |= BLK_FEAT_PCI_P2PDMA;
 	lim.max_zone_append_sectors = 0;
 """)
-    f[m] = replace(f[m], "int nvme_mpath_alloc_disk(struct nvme_ctrl *ctrl, struct nvme_ns_head *head)\n",
-                   MPATH_RESTORE.lstrip("\n") + "\nint nvme_mpath_alloc_disk(struct nvme_ctrl *ctrl, struct nvme_ns_head *head)\n")
+    f[m] = insert_before(f[m], "int nvme_mpath_alloc_disk(struct nvme_ctrl *ctrl, struct nvme_ns_head *head)\n",
+                         MPATH_RESTORE.lstrip("\n") + "\n")
     h = "drivers/nvme/host/nvme.h"
     f[h] = replace(f[h], "void nvme_mpath_shutdown_disk(struct nvme_ns_head *head);\n",
                    "void nvme_mpath_shutdown_disk(struct nvme_ns_head *head);\n"
@@ -604,10 +614,9 @@ EXPORT_SYMBOL_GPL(mddev_restore_p2pdma);
 
 def step_md(f):
     c = "drivers/md/md.c"
-    f[c] = replace(f[c], "#include <linux/part_stat.h>\n",
-                   "#include <linux/part_stat.h>\n#include <linux/pci-p2pdma.h>\n")
-    f[c] = replace(f[c], "static void md_submit_bio(struct bio *bio)\n",
-                   MD_P2P.lstrip("\n") + "static void md_submit_bio(struct bio *bio)\n")
+    include_p2pdma(f, c, "linux/part_stat.h")
+    f[c] = insert_before(f[c], "static void md_submit_bio(struct bio *bio)\n",
+                         MD_P2P.lstrip("\n"))
     f[c] = replace(f[c], """	/* bio could be mergeable after passing to underlayer */
 	bio->bi_opf &= ~REQ_NOMERGE;
 """, """	if (unlikely(md_p2pdma_refused(mddev, bio))) {
@@ -718,8 +727,8 @@ def step_dm(f):
 			    BLK_FEAT_PCI_P2PDMA;
 }
 """)
-    f[t] = replace(f[t], """static int device_not_discard_capable(""",
-                   DM_TABLE_P2P.lstrip("\n") + "\nstatic int device_not_discard_capable(")
+    f[t] = insert_before(f[t], "static int device_not_discard_capable(",
+                         DM_TABLE_P2P.lstrip("\n") + "\n")
     f[t] = replace(f[t], """	if (!dm_table_supports_nowait(t))
 		limits->features &= ~BLK_FEAT_NOWAIT;
 """, """	if (!dm_table_supports_nowait(t))
@@ -729,10 +738,9 @@ def step_dm(f):
 		limits->features &= ~BLK_FEAT_PCI_P2PDMA;
 """)
     d = "drivers/md/dm.c"
-    f[d] = replace(f[d], "#include <linux/part_stat.h>\n",
-                   "#include <linux/part_stat.h>\n#include <linux/pci-p2pdma.h>\n")
-    f[d] = replace(f[d], "static void dm_submit_bio(struct bio *bio)\n",
-                   DM_P2P.lstrip("\n") + "static void dm_submit_bio(struct bio *bio)\n")
+    include_p2pdma(f, d, "linux/part_stat.h")
+    f[d] = insert_before(f[d], "static void dm_submit_bio(struct bio *bio)\n",
+                         DM_P2P.lstrip("\n"))
     f[d] = replace(f[d], """			queue_io(md, bio);
 		goto out;
 	}

@@ -759,24 +759,42 @@ TEST_F(stack, md_raid1_unreachable_member_refused)
 
 /* --- dm --- */
 
+/*
+ * dm linear over the first half of B and the first half of @second; a
+ * transfer at SEAM straddles the two.
+ */
+#define SEAM	(MEMBER_LEN / 2 - BUF_LEN / 2)
+
+static int dm_make_halves(struct stack_env *self, const char *name,
+			  const char *second, char *dev, size_t len)
+{
+	unsigned long long half = MEMBER_LEN / 2 / 512;
+	struct dm_target t[2];
+
+	dm_member(&t[0], 0, half, self->disk_b, 0);
+	dm_member(&t[1], half, half, second, 0);
+	return dm_make(self, name, t, 2, dev, len);
+}
+
+/* B's end and @second's start hold self->expect, as written at SEAM. */
+static bool halves_hold_expect(struct stack_env *self, const char *second)
+{
+	return dev_holds(self, self->disk_b, self->expect, BUF_LEN / 2, SEAM) &&
+	       dev_holds(self, second, self->expect + BUF_LEN / 2,
+			 BUF_LEN / 2, 0);
+}
+
 TEST_F(stack, dm_linear_p2p_write_across_members)
 {
 	struct stack_env *s = &self->e;
-	unsigned long long half = MEMBER_LEN / 2 / 512;
-	struct dm_target t[2];
-	off_t off = MEMBER_LEN / 2 - BUF_LEN / 2;
 	char dev[32];
 
-	dm_member(&t[0], 0, half, s->disk_b, 0);
-	dm_member(&t[1], half, half, s->disk_c, 0);
-	ASSERT_EQ(0, dm_make(s, "p2p-linear", t, 2, dev, sizeof(dev)));
+	ASSERT_EQ(0, dm_make_halves(s, "p2p-linear", s->disk_c, dev,
+				    sizeof(dev)));
 	skip_on_baseline(_metadata, s, dev);
-	ASSERT_EQ(0, p2p_write(s, dev, BUF_LEN, off, 60));
-	EXPECT_TRUE(dev_holds(s, s->disk_b, s->expect, BUF_LEN / 2,
-			      off));
-	EXPECT_TRUE(dev_holds(s, s->disk_c, s->expect + BUF_LEN / 2,
-			      BUF_LEN / 2, 0));
-	EXPECT_TRUE(p2p_read_matches(s, dev, BUF_LEN, off, 60));
+	ASSERT_EQ(0, p2p_write(s, dev, BUF_LEN, SEAM, 60));
+	EXPECT_TRUE(halves_hold_expect(s, s->disk_c));
+	EXPECT_TRUE(p2p_read_matches(s, dev, BUF_LEN, SEAM, 60));
 }
 
 TEST_F(stack, dm_striped_p2p_write_read)
@@ -832,21 +850,14 @@ TEST_F(stack, dm_reload_with_non_p2p_member_refuses)
 TEST_F(stack, dm_linear_unreachable_member_refused)
 {
 	struct stack_env *s = &self->e;
-	unsigned long long half = MEMBER_LEN / 2 / 512;
-	struct dm_target t[2];
-	off_t off = MEMBER_LEN / 2 - BUF_LEN / 2;
 	char dev[32];
 
-	dm_member(&t[0], 0, half, s->disk_b, 0);
-	dm_member(&t[1], half, half, s->disk_d, 0);
-	ASSERT_EQ(0, dm_make(s, "p2p-far", t, 2, dev, sizeof(dev)));
+	ASSERT_EQ(0, dm_make_halves(s, "p2p-far", s->disk_d, dev,
+				    sizeof(dev)));
 	skip_on_baseline(_metadata, s, dev);
 	/* half on B, half on D: B must not be written either */
-	expect_refused_untouched(_metadata, s, dev, NULL, off);
-	EXPECT_TRUE(dev_holds(s, s->disk_b, s->expect, BUF_LEN / 2,
-			      off));
-	EXPECT_TRUE(dev_holds(s, s->disk_d, s->expect + BUF_LEN / 2,
-			      BUF_LEN / 2, 0));
+	expect_refused_untouched(_metadata, s, dev, NULL, SEAM);
+	EXPECT_TRUE(halves_hold_expect(s, s->disk_d));
 }
 
 /* --- nvme multipath --- */
