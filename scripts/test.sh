@@ -167,6 +167,14 @@ echo "results: $results, timings: $timings"
 sed 's/^/   /' "$timings"
 ipass=$(count ok infra); ifail=$(count 'not ok' infra); iskip=$(count skip infra)
 passed=$(count ok tests); failed=$(count 'not ok' tests); skipped=$(count skip tests)
+# A splat is only in the guest's log, which CI does not keep: print where
+# each one starts, last, so that the tail of the output shows it.
+for f in $(grep -oE '^P2P-RESULT: not ok dmesg\.[^ ]+ # kernel splat, see [^ ]+' "$results" | awk '{print $NF}'); do
+	first=$("$top/scripts/scan-splats.sh" "$top/$f" 2>/dev/null | head -n 1 | cut -d: -f1)
+	[ -n "$first" ] || continue
+	echo "first splat in $f (line $first), with the lines around it:"
+	sed -n "$((first > 8 ? first - 8 : 1)),$((first + 24))p" "$top/$f" | cut -c1-160 | sed 's/^/   | /'
+done
 echo "infrastructure (build, static checks, boots): $ipass ok, $ifail failed, $iskip skipped"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$ifail" -eq 0 ]
