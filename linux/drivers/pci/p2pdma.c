@@ -715,19 +715,21 @@ bool pci_has_p2pmem(struct pci_dev *pdev)
 EXPORT_SYMBOL_GPL(pci_has_p2pmem);
 
 /**
- * pci_p2pmem_find_many() - pick the closest published provider for clients
+ * pci_p2pmem_find_except() - pick the closest published provider but one
  * @clients: devices that will use the memory
  * @num_clients: number of entries in @clients
+ * @except: a provider not to pick (its memory is unsuitable), or NULL
  *
- * Considers every device with published P2P memory that all clients can
- * reach (see pci_p2pdma_distance_many()) and returns the one with the
- * smallest distance; among equally close ones each is equally likely, so
- * that load spreads over them.
+ * Considers every device with published P2P memory, other than @except,
+ * that all clients can reach (see pci_p2pdma_distance_many()) and returns
+ * the one with the smallest distance; among equally close ones each is
+ * equally likely, so that load spreads over them.
  *
  * Return: the provider with a reference held (drop it with pci_dev_put()),
  * or NULL if none suits.
  */
-struct pci_dev *pci_p2pmem_find_many(struct device **clients, int num_clients)
+struct pci_dev *pci_p2pmem_find_except(struct device **clients,
+				       int num_clients, struct pci_dev *except)
 {
 	struct pci_dev *pdev = NULL, *best = NULL;
 	int best_dist = INT_MAX;
@@ -736,7 +738,7 @@ struct pci_dev *pci_p2pmem_find_many(struct device **clients, int num_clients)
 	for_each_pci_dev(pdev) {
 		int dist;
 
-		if (!pci_has_p2pmem(pdev))
+		if (pdev == except || !pci_has_p2pmem(pdev))
 			continue;
 		dist = pci_p2pdma_distance_many(pdev, clients, num_clients,
 						false);
@@ -753,6 +755,22 @@ struct pci_dev *pci_p2pmem_find_many(struct device **clients, int num_clients)
 		}
 	}
 	return best;
+}
+EXPORT_SYMBOL_GPL(pci_p2pmem_find_except);
+
+/**
+ * pci_p2pmem_find_many() - pick the closest published provider for clients
+ * @clients: devices that will use the memory
+ * @num_clients: number of entries in @clients
+ *
+ * pci_p2pmem_find_except() with no provider left out.
+ *
+ * Return: the provider with a reference held (drop it with pci_dev_put()),
+ * or NULL if none suits.
+ */
+struct pci_dev *pci_p2pmem_find_many(struct device **clients, int num_clients)
+{
+	return pci_p2pmem_find_except(clients, num_clients, NULL);
 }
 EXPORT_SYMBOL_GPL(pci_p2pmem_find_many);
 
