@@ -31,7 +31,8 @@ FILES = ["drivers/pci/Kconfig", "drivers/pci/Makefile", "MAINTAINERS",
          "drivers/md/raid0.c", "drivers/md/raid1.c", "drivers/md/md-linear.c",
          "include/linux/device-mapper.h", "drivers/md/dm-table.c",
          "drivers/md/dm.c", "drivers/md/dm-linear.c", "drivers/md/dm-stripe.c",
-         "block/blk-sysfs.c", "Documentation/ABI/stable/sysfs-block"]
+         "block/blk-sysfs.c", "Documentation/ABI/stable/sysfs-block",
+         "drivers/nvme/host/Makefile", "drivers/nvme/host/ioctl.c"]
 PEERS_ABI = """
 What:		/sys/bus/pci/devices/.../p2pmem/peers
 Date:		December 2026
@@ -777,6 +778,181 @@ def step_dm(f):
 # End of the PCI_P2PDMA entry's help, after which the KUnit symbol goes.
 P2PDMA_HELP_END = None
 
+
+FIND_EXCEPT_DECL = """struct pci_dev *pci_p2pmem_find_except(struct device **clients,
+				       int num_clients, struct pci_dev *except);
+"""
+FIND_EXCEPT_STUB = """static inline struct pci_dev *pci_p2pmem_find_except(struct device **clients,
+						     int num_clients,
+						     struct pci_dev *except)
+{
+	return NULL;
+}
+"""
+
+
+def step_find_except(f):
+    h = "include/linux/pci-p2pdma.h"
+    f[h] = insert_after(
+        f[h], "struct pci_dev *pci_p2pmem_find_many(struct device **clients, int num_clients);\n",
+        FIND_EXCEPT_DECL)
+    anchor = "static inline void *pci_alloc_p2pmem(struct pci_dev *pdev, size_t size)\n"
+    f[h] = insert_before(f[h], anchor, "\n" + FIND_EXCEPT_STUB + "\n")
+
+
+LEASE_DBBUF_OFF = """
+/*
+ * While queues are kept for leases the controller must not use shadow
+ * doorbells: it would take the tail of every I/O submission queue from
+ * host memory, where the holder of a leased queue writes nothing.
+ */
+static void nvme_dbbuf_off(struct nvme_dev *dev)
+{
+	unsigned int i;
+
+	nvme_dbbuf_dma_free(dev);
+	for (i = 1; i < dev->nr_allocated_queues; i++)
+		nvme_dbbuf_free(&dev->queues[i]);
+}
+"""
+LEASE_UP = """	geo.first_qid = first_lease;
+	geo.nr = leased;
+	geo.db_stride = dev->db_stride * 4;
+	geo.max_depth = NVME_CAP_MQES(dev->ctrl.cap) + 1;
+	geo.cmb_sqs = dev->cmbsz & NVME_CMBSZ_SQS;
+	geo.cmb_cqs = dev->cmbsz & NVME_CMBSZ_CQS;
+	nvme_lease_ctrl_up(dev->leases, &geo);
+"""
+LEASE_IOCTL = """static long nvme_pci_lease_ioctl(struct nvme_ctrl *ctrl, unsigned int cmd,
+				 void __user *argp)
+{
+	return nvme_lease_ioctl(to_nvme_dev(ctrl)->leases, cmd, argp);
+}
+
+"""
+
+
+def step_nvme_lease(f):
+    mk = "drivers/nvme/host/Makefile"
+    f[mk] = replace(f[mk], "nvme-y\t\t\t\t\t+= pci.o\n",
+                    "nvme-y\t\t\t\t\t+= pci.o pci-lease.o\n")
+    maint_f(f, "drivers/nvme/host/pci-lease.*")
+    maint_f(f, "include/uapi/linux/nvme_lease.h")
+
+    h = "drivers/nvme/host/nvme.h"
+    f[h] = insert_after(f[h], "	bool (*supports_pci_p2pdma)(struct nvme_ctrl *ctrl);\n",
+                        "	long (*lease_ioctl)(struct nvme_ctrl *ctrl, unsigned int cmd,\n"
+                        "			    void __user *argp);\n")
+
+    c = "drivers/nvme/host/ioctl.c"
+    f[c] = insert_after(f[c], "#include <linux/nvme_ioctl.h>\n",
+                        "#include <linux/nvme_lease.h>\n")
+    f[c] = replace(f[c], """		nvme_queue_scan(ctrl);
+		return 0;
+	default:
+		return -ENOTTY;
+	}
+}""", """		nvme_queue_scan(ctrl);
+		return 0;
+	case NVME_IOCTL_LEASE:
+	case NVME_IOCTL_LEASE_REVOKE:
+		if (!ctrl->ops->lease_ioctl)
+			return -ENOTTY;
+		return ctrl->ops->lease_ioctl(ctrl, cmd, argp);
+	default:
+		return -ENOTTY;
+	}
+}""")
+
+    p = "drivers/nvme/host/pci.c"
+    t = f[p]
+    t = insert_after(t, '#include "nvme.h"\n', '#include "pci-lease.h"\n')
+    t = replace(t, "	unsigned int nr_poll_queues;\n};\n",
+                "	unsigned int nr_poll_queues;\n"
+                "	struct nvme_lease_ctrl *leases;\n"
+                "	unsigned int nr_lease_queues;\n};\n")
+    t = insert_after(t, """		for (i = 1; i < dev->online_queues; i++)
+			nvme_dbbuf_free(&dev->queues[i]);
+	}
+}
+""", LEASE_DBBUF_OFF)
+    t = replace(t, "	nvme_dbbuf_dma_alloc(dev);\n\n	result = nvme_setup_host_mem(dev);\n",
+                "	dev->nr_lease_queues = nvme_lease_queues_wanted();\n"
+                "	if (dev->nr_lease_queues)\n"
+                "		nvme_dbbuf_off(dev);\n"
+                "	else\n"
+                "		nvme_dbbuf_dma_alloc(dev);\n\n"
+                "	result = nvme_setup_host_mem(dev);\n")
+    t = replace(t, """	struct nvme_queue *adminq = &dev->queues[0];
+	struct pci_dev *pdev = to_pci_dev(dev->dev);
+	unsigned int nr_io_queues;
+""", """	struct nvme_queue *adminq = &dev->queues[0];
+	struct pci_dev *pdev = to_pci_dev(dev->dev);
+	struct nvme_lease_geometry geo = { };
+	unsigned int nr_io_queues, leased, first_lease;
+""")
+    t = replace(t, """			   dev->nr_allocated_queues - 1);
+	result = nvme_set_queue_count(&dev->ctrl, &nr_io_queues);
+	if (result < 0)
+		return result;
+
+	if (nr_io_queues == 0)
+		return 0;
+""", """			   dev->nr_allocated_queues - 1);
+	nr_io_queues += dev->nr_lease_queues;
+	result = nvme_set_queue_count(&dev->ctrl, &nr_io_queues);
+	if (result < 0)
+		return result;
+
+	if (nr_io_queues == 0)
+		return 0;
+
+	/* The highest queue ids go to leases; the kernel keeps at least one. */
+	leased = min(dev->nr_lease_queues, nr_io_queues - 1);
+	first_lease = nr_io_queues - leased + 1;
+	nr_io_queues -= leased;
+""")
+    t = replace(t, """		goto retry;
+	}
+	dev_info(dev->ctrl.device, "%d/%d/%d default/read/poll queues\\n",""",
+                """		goto retry;
+	}
+""" + LEASE_UP + """	dev_info(dev->ctrl.device, "%d/%d/%d default/read/poll queues\\n",""")
+    t = replace(t, """	nvme_reap_pending_cqes(dev);
+
+	nvme_cancel_tagset(&dev->ctrl);""", """	nvme_reap_pending_cqes(dev);
+	/* No DMA any more: leased queues are gone, their memory can go. */
+	nvme_lease_ctrl_down(dev->leases);
+
+	nvme_cancel_tagset(&dev->ctrl);""")
+    t = replace(t, """	nvme_free_tagset(dev);
+	put_device(dev->dev);
+	kfree(dev->queues);""", """	nvme_free_tagset(dev);
+	nvme_lease_ctrl_free(dev->leases);
+	put_device(dev->dev);
+	kfree(dev->queues);""")
+    t = insert_before(t, "static const struct nvme_ctrl_ops nvme_pci_ctrl_ops = {\n",
+                      LEASE_IOCTL)
+    t = replace(t, "	.supports_pci_p2pdma	= nvme_pci_supports_pci_p2pdma,\n};",
+                "	.supports_pci_p2pdma	= nvme_pci_supports_pci_p2pdma,\n"
+                "	.lease_ioctl		= nvme_pci_lease_ioctl,\n};")
+    t = replace(t, """	dev->ctrl.max_integrity_segments = 1;
+	return dev;
+""", """	dev->ctrl.max_integrity_segments = 1;
+	/* Without it the controller only refuses leases. */
+	dev->leases = nvme_lease_ctrl_alloc(&dev->ctrl, pdev);
+	return dev;
+""")
+    t = replace(t, """	nvme_remove_namespaces(&dev->ctrl);
+	nvme_dev_disable(dev, true);
+	nvme_free_host_mem(dev);""", """	nvme_remove_namespaces(&dev->ctrl);
+	nvme_dev_disable(dev, true);
+	nvme_lease_ctrl_free(dev->leases);
+	dev->leases = NULL;
+	nvme_free_host_mem(dev);""")
+    f[p] = t
+
+
 STEPS = [
     ("0001-pci-p2pdma-route.patch", step_route,
      "PCI/P2PDMA: build the routing policy and its KUnit suite",
@@ -947,6 +1123,41 @@ dm_submit_bio() checks a bio with P2P memory against every device of
 the live table before it splits and clones it: its pages may have been
 pinned under an older table.  A device that cannot take the memory
 ends the bio with BLK_STS_TARGET (EREMOTEIO) and nothing is written."""),
+    ("0018-pci-p2pdma-find-except.patch", step_find_except,
+     "PCI/P2PDMA: pick the closest provider but one",
+     """A device may need P2P memory from a provider other than one it knows
+to be unsuitable: an NVMe controller whose own CMB may not hold
+completion queues wants the nearest other provider for them.  Add
+pci_p2pmem_find_except(), pci_p2pmem_find_many() with one provider
+left out; pci_p2pmem_find_many() becomes its special case."""),
+    ("0019-nvme-pci-queue-leases.patch", step_nvme_lease,
+     "nvme-pci: lease I/O queue pairs in P2P memory to a holder",
+     """An accelerator, or a user-space driver, that wants to submit NVMe
+commands itself today unbinds the kernel driver, takes the device
+through vfio, or patches kernel queues behind the driver's back.  Let
+the kernel hand out queues instead, and keep the controller.
+
+The new module parameter lease_queues keeps that many I/O queue pairs,
+the highest ids the controller grants, out of the block layer's use at
+each reset.  NVME_IOCTL_LEASE on the controller's character device
+(CAP_SYS_ADMIN) creates a pair for one namespace: the submission queue
+in the controller's CMB when it may hold one, else in the nearest other
+provider's P2P memory; the completion queue in P2P memory that may hold
+it, else in host memory; a data buffer in P2P memory.  It returns a file
+whose mmap gives the queues, the buffer and the queues' doorbell page,
+and which tells the buffer's address as the controller sees it.  The
+holder then needs no system call per command.
+
+The kernel stays in control: closing the file, NVME_IOCTL_LEASE_REVOKE,
+a controller reset or timeout recovery, and removal end the lease.  The
+holder is fenced first (its mappings are zapped and fault with SIGBUS,
+poll() reports EPOLLERR | EPOLLHUP), then the queues are deleted, which
+aborts what is left in them, or die with the disabled controller, and
+only then the memory goes back.  The lease code lives in
+drivers/nvme/host/pci-lease.c; pci.c only reserves the queue ids, turns
+shadow doorbells off while queues are kept (the controller would read
+the submission tail of every queue from host memory, which a holder does
+not write), and tells the lease code when the controller goes down."""),
 ]
 
 

@@ -1,0 +1,812 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * NVMe queue leases.
+ *
+ * A controller reset can keep a few I/O queue pairs out of the block
+ * layer's use (module parameter lease_queues).  A lease gives one of them
+ * to a holder that submits and completes commands by itself: the
+ * submission queue, the completion queue and a data buffer are PCI
+ * peer-to-peer memory (or host memory for the completion queue when no
+ * provider can hold it), and the holder rings the queue's doorbells.  The
+ * kernel creates and deletes the queues, and takes them back whenever it
+ * needs the controller: on a reset, on removal, on request.
+ *
+ * Locking:
+ *  - lc->lock guards the list of leases, the queue ids in use and the
+ *    controller's state; it is never held across an admin command, so
+ *    that nvme_lease_ctrl_down(), called by nvme_dev_disable() while admin
+ *    commands may be waiting for it, can always take it.
+ *  - lc->admin_sem is held for reading around admin commands and for
+ *    writing when the controller goes away, which keeps the admin queue
+ *    alive while a lease uses it.
+ *  - A lease whose admin commands are under way (lease->admin) belongs to
+ *    the task issuing them: nvme_lease_ctrl_down() fences it but leaves its
+ *    queue id and memory alone, because a command still queued runs once
+ *    the controller is enabled again.  That task deletes what it may have
+ *    created and frees the lease when its commands are back.
+ *  - lease->lock guards lease->revoked against the page fault handler,
+ *    which inserts the pages of a mapping on demand: once revoked is set
+ *    and the file's mappings are zapped, no access reaches the memory or
+ *    the doorbells again.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/dma-mapping.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/io.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/nvme.h>
+#include <linux/nvme_lease.h>
+#include <linux/pci.h>
+#include <linux/pci-p2pdma.h>
+#include <linux/poll.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "nvme.h"
+#include "pci-lease.h"
+
+MODULE_IMPORT_NS(NVME_TARGET_PASSTHRU);
+
+#define NVME_LEASE_MAX_QUEUES	16
+#define NVME_LEASE_MAX_DEPTH	65536
+#define NVME_LEASE_MAX_DATA	SZ_256M
+
+static unsigned int lease_queues;
+
+static int lease_queues_set(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 0, NVME_LEASE_MAX_QUEUES);
+}
+
+static const struct kernel_param_ops lease_queues_ops = {
+	.set = lease_queues_set,
+	.get = param_get_uint,
+};
+module_param_cb(lease_queues, &lease_queues_ops, &lease_queues, 0644);
+MODULE_PARM_DESC(lease_queues,
+		 "I/O queue pairs each controller keeps for leases (0-16, taken at controller reset)");
+
+struct nvme_lease_ctrl {
+	struct kref ref;
+	struct mutex lock;		/* see "Locking" above */
+	struct rw_semaphore admin_sem;
+	struct nvme_ctrl *ctrl;		/* NULL once the controller is gone */
+	struct pci_dev *pdev;
+	struct list_head leases;
+	struct nvme_lease_geometry geo;
+	unsigned long busy;		/* bit n: queue geo.first_qid + n */
+	unsigned int gen;		/* bumped each time the controller goes down */
+	bool up;
+};
+
+/* A piece of lease memory and where the controller sees it. */
+struct nvme_lease_mem {
+	struct pci_dev *provider;	/* NULL: host memory */
+	void *vaddr;
+	struct page *page;		/* host memory only */
+	size_t size;
+	struct scatterlist sg;
+	bool mapped;
+};
+
+struct nvme_lease {
+	struct kref ref;
+	struct nvme_lease_ctrl *lc;
+	struct list_head node;		/* on lc->leases while it holds a qid */
+	struct mutex lock;		/* guards revoked */
+	bool revoked;
+	bool queues;			/* the queues may exist on the controller */
+	bool admin;			/* admin commands of this lease under way */
+	unsigned int gen;
+	u16 qid;
+	u32 depth;
+	u32 nsid;
+	struct nvme_lease_mem sq, cq, data;
+	phys_addr_t db_phys;		/* page of the doorbells */
+	struct nvme_lease_args args;
+	struct address_space *mapping;
+	wait_queue_head_t wait;
+};
+
+unsigned int nvme_lease_queues_wanted(void)
+{
+	return READ_ONCE(lease_queues);
+}
+
+static void nvme_lease_ctrl_release(struct kref *ref)
+{
+	struct nvme_lease_ctrl *lc = container_of(ref, struct nvme_lease_ctrl, ref);
+
+	pci_dev_put(lc->pdev);
+	kfree(lc);
+}
+
+struct nvme_lease_ctrl *nvme_lease_ctrl_alloc(struct nvme_ctrl *ctrl,
+					      struct pci_dev *pdev)
+{
+	struct nvme_lease_ctrl *lc = kzalloc(sizeof(*lc), GFP_KERNEL);
+
+	if (!lc)
+		return NULL;
+	kref_init(&lc->ref);
+	mutex_init(&lc->lock);
+	init_rwsem(&lc->admin_sem);
+	INIT_LIST_HEAD(&lc->leases);
+	lc->ctrl = ctrl;
+	lc->pdev = pci_dev_get(pdev);
+	return lc;
+}
+
+static void nvme_lease_mem_free(struct nvme_lease_ctrl *lc,
+				struct nvme_lease_mem *m)
+{
+	if (m->mapped)
+		dma_unmap_sg(&lc->pdev->dev, &m->sg, 1, DMA_BIDIRECTIONAL);
+	m->mapped = false;
+	if (m->provider) {
+		pci_free_p2pmem(m->provider, m->vaddr, m->size);
+		pci_dev_put(m->provider);
+	} else if (m->page) {
+		__free_pages(m->page, get_order(m->size));
+	}
+	m->provider = NULL;
+	m->page = NULL;
+	m->vaddr = NULL;
+}
+
+/*
+ * Memory for a queue or the data buffer: p2pmem of @provider (dropping the
+ * reference the caller took) or, when @provider is NULL and @host is set,
+ * host pages; mapped for the controller.
+ */
+static int nvme_lease_mem_alloc(struct nvme_lease_ctrl *lc,
+				struct nvme_lease_mem *m,
+				struct pci_dev *provider, bool host,
+				size_t size)
+{
+	m->size = PAGE_ALIGN(size);
+	if (provider) {
+		m->vaddr = pci_alloc_p2pmem(provider, m->size);
+		if (!m->vaddr) {
+			pci_dev_put(provider);
+			return -ENOMEM;
+		}
+		m->provider = provider;
+	} else if (host) {
+		m->page = alloc_pages(GFP_KERNEL | __GFP_ZERO,
+				      get_order(m->size));
+		if (!m->page)
+			return -ENOMEM;
+		m->vaddr = page_address(m->page);
+	} else {
+		return -EREMOTEIO;
+	}
+	memset(m->vaddr, 0, m->size);
+	sg_init_one(&m->sg, m->vaddr, m->size);
+	if (dma_map_sg(&lc->pdev->dev, &m->sg, 1, DMA_BIDIRECTIONAL) != 1) {
+		nvme_lease_mem_free(lc, m);
+		return -EREMOTEIO;
+	}
+	m->mapped = true;
+	return 0;
+}
+
+static u32 nvme_lease_mem_kind(struct nvme_lease_mem *m)
+{
+	return m->provider ? NVME_LEASE_MEM_P2PMEM : NVME_LEASE_MEM_HOST;
+}
+
+/* Log why no provider of p2pmem can serve this controller. */
+static void nvme_lease_explain(struct nvme_lease_ctrl *lc)
+{
+	struct device *client = &lc->pdev->dev;
+	struct pci_dev *p = NULL;
+	bool any = false;
+
+	pci_info(lc->pdev,
+		 "queue lease refused: no p2pmem within reach of this controller\n");
+	for_each_pci_dev(p) {
+		if (!pci_has_p2pmem(p))
+			continue;
+		any = true;
+		/* Verbose: logs the reason of each refusal. */
+		pci_p2pdma_distance_many(p, &client, 1, true);
+	}
+	if (!any)
+		pci_info(lc->pdev, "queue lease refused: no device publishes p2pmem\n");
+}
+
+static int nvme_lease_alloc_all(struct nvme_lease *l, size_t data_size)
+{
+	struct nvme_lease_ctrl *lc = l->lc;
+	struct device *client = &lc->pdev->dev;
+	struct pci_dev *own = pci_has_p2pmem(lc->pdev) ? lc->pdev : NULL;
+	struct pci_dev *p;
+	int ret;
+
+	/* The submission queue: the own CMB if it may hold one, else the nearest. */
+	if (own && lc->geo.cmb_sqs)
+		p = pci_dev_get(own);
+	else
+		p = pci_p2pmem_find_except(&client, 1, own);
+	if (!p) {
+		nvme_lease_explain(lc);
+		return -EREMOTEIO;
+	}
+	ret = nvme_lease_mem_alloc(lc, &l->sq, p, false,
+				   l->depth * sizeof(struct nvme_command));
+	if (ret)
+		return ret;
+
+	/* The completion queue: p2pmem that may hold one, else host memory. */
+	if (own && lc->geo.cmb_cqs)
+		p = pci_dev_get(own);
+	else
+		p = pci_p2pmem_find_except(&client, 1, own);
+	ret = nvme_lease_mem_alloc(lc, &l->cq, p, true,
+				   l->depth * sizeof(struct nvme_completion));
+	if (ret == -ENOMEM && p)
+		ret = nvme_lease_mem_alloc(lc, &l->cq, NULL, true,
+					   l->depth * sizeof(struct nvme_completion));
+	if (ret)
+		return ret;
+
+	if (!data_size)
+		return 0;
+	p = own ? pci_dev_get(own) : pci_p2pmem_find_many(&client, 1);
+	if (!p) {
+		nvme_lease_explain(lc);
+		return -EREMOTEIO;
+	}
+	return nvme_lease_mem_alloc(lc, &l->data, p, false, data_size);
+}
+
+static void nvme_lease_free_all(struct nvme_lease *l)
+{
+	nvme_lease_mem_free(l->lc, &l->data);
+	nvme_lease_mem_free(l->lc, &l->cq);
+	nvme_lease_mem_free(l->lc, &l->sq);
+}
+
+static void nvme_lease_release(struct kref *ref)
+{
+	struct nvme_lease *l = container_of(ref, struct nvme_lease, ref);
+
+	kref_put(&l->lc->ref, nvme_lease_ctrl_release);
+	kfree(l);
+}
+
+/*
+ * Cut the holder off: no new page of a mapping, the present ones zapped,
+ * pollers woken.  Idempotent.
+ */
+static void nvme_lease_fence(struct nvme_lease *l)
+{
+	mutex_lock(&l->lock);
+	l->revoked = true;
+	mutex_unlock(&l->lock);
+	if (l->mapping)
+		unmap_mapping_range(l->mapping, 0, 0, 1);
+	wake_up_all(&l->wait);
+}
+
+/* Mark queue @qid taken or free, if this incarnation keeps it for leases. */
+static void nvme_lease_mark(struct nvme_lease_ctrl *lc, u16 qid, bool taken)
+{
+	unsigned int n = qid - lc->geo.first_qid;
+
+	if (qid < lc->geo.first_qid || n >= lc->geo.nr)
+		return;
+	if (taken)
+		set_bit(n, &lc->busy);
+	else
+		clear_bit(n, &lc->busy);
+}
+
+/* The queue id and the memory go back: the queues are gone.  lc->lock held. */
+static void nvme_lease_retire(struct nvme_lease *l)
+{
+	struct nvme_lease_ctrl *lc = l->lc;
+
+	lockdep_assert_held(&lc->lock);
+	nvme_lease_free_all(l);
+	nvme_lease_mark(lc, l->qid, false);
+	list_del_init(&l->node);
+	kref_put(&l->ref, nvme_lease_release);
+}
+
+void nvme_lease_ctrl_up(struct nvme_lease_ctrl *lc,
+			const struct nvme_lease_geometry *geo)
+{
+	struct nvme_lease *l;
+
+	if (!lc)
+		return;
+	mutex_lock(&lc->lock);
+	lc->geo = *geo;
+	lc->busy = 0;
+	/* Queue ids still in the hands of a task that issues admin commands. */
+	list_for_each_entry(l, &lc->leases, node)
+		nvme_lease_mark(lc, l->qid, true);
+	lc->up = geo->nr > 0;
+	mutex_unlock(&lc->lock);
+	if (geo->nr)
+		dev_info(lc->ctrl->device, "%u queue pair(s) kept for leases, qid %u-%u\n",
+			 geo->nr, geo->first_qid, geo->first_qid + geo->nr - 1);
+}
+
+/**
+ * nvme_lease_ctrl_down() - revoke every lease of a controller that stopped
+ * @lc: the controller's leases (may be NULL)
+ *
+ * Called by nvme_dev_disable() once the controller is disabled and can no
+ * longer do DMA: its queues are gone, so the memory of every lease goes
+ * back without admin commands.  Takes no lock an admin command waits on.
+ */
+void nvme_lease_ctrl_down(struct nvme_lease_ctrl *lc)
+{
+	struct nvme_lease *l, *tmp;
+
+	if (!lc)
+		return;
+	mutex_lock(&lc->lock);
+	lc->gen++;
+	lc->up = false;
+	list_for_each_entry_safe(l, tmp, &lc->leases, node) {
+		nvme_lease_fence(l);
+		if (l->admin)
+			continue;
+		l->queues = false;
+		nvme_lease_retire(l);
+	}
+	mutex_unlock(&lc->lock);
+}
+
+void nvme_lease_ctrl_free(struct nvme_lease_ctrl *lc)
+{
+	if (!lc)
+		return;
+	down_write(&lc->admin_sem);
+	lc->ctrl = NULL;
+	up_write(&lc->admin_sem);
+	/* A lease made while the controller was going away. */
+	nvme_lease_ctrl_down(lc);
+	kref_put(&lc->ref, nvme_lease_ctrl_release);
+}
+
+static int nvme_lease_admin(struct nvme_lease_ctrl *lc, struct nvme_command *c)
+{
+	int ret = -ENODEV;
+
+	down_read(&lc->admin_sem);
+	if (lc->ctrl)
+		ret = nvme_submit_sync_cmd(lc->ctrl->admin_q, c, NULL, 0);
+	up_read(&lc->admin_sem);
+	return ret;
+}
+
+static int nvme_lease_delete_queue(struct nvme_lease *l, u8 opcode)
+{
+	struct nvme_command c = { };
+
+	c.delete_queue.opcode = opcode;
+	c.delete_queue.qid = cpu_to_le16(l->qid);
+	return nvme_lease_admin(l->lc, &c);
+}
+
+static int nvme_lease_create_queues(struct nvme_lease *l)
+{
+	struct nvme_command c = { };
+	int ret;
+
+	c.create_cq.opcode = nvme_admin_create_cq;
+	c.create_cq.prp1 = cpu_to_le64(sg_dma_address(&l->cq.sg));
+	c.create_cq.cqid = cpu_to_le16(l->qid);
+	c.create_cq.qsize = cpu_to_le16(l->depth - 1);
+	/* No interrupt: the holder polls. */
+	c.create_cq.cq_flags = cpu_to_le16(NVME_QUEUE_PHYS_CONTIG);
+	l->queues = true;
+	ret = nvme_lease_admin(l->lc, &c);
+	if (ret)
+		return ret < 0 ? ret : -EIO;
+
+	memset(&c, 0, sizeof(c));
+	c.create_sq.opcode = nvme_admin_create_sq;
+	c.create_sq.prp1 = cpu_to_le64(sg_dma_address(&l->sq.sg));
+	c.create_sq.sqid = cpu_to_le16(l->qid);
+	c.create_sq.qsize = cpu_to_le16(l->depth - 1);
+	c.create_sq.sq_flags = cpu_to_le16(NVME_QUEUE_PHYS_CONTIG |
+					   NVME_SQ_PRIO_MEDIUM);
+	c.create_sq.cqid = cpu_to_le16(l->qid);
+	ret = nvme_lease_admin(l->lc, &c);
+	if (ret) {
+		if (!nvme_lease_delete_queue(l, nvme_admin_delete_cq))
+			l->queues = false;
+		return ret < 0 ? ret : -EIO;
+	}
+	return 0;
+}
+
+/* Delete both queues; 0 when both are gone from this incarnation. */
+static int nvme_lease_delete_queues(struct nvme_lease *l)
+{
+	int ret = nvme_lease_delete_queue(l, nvme_admin_delete_sq);
+
+	if (!ret)
+		ret = nvme_lease_delete_queue(l, nvme_admin_delete_cq);
+	return ret;
+}
+
+/*
+ * Back from admin commands (lc->lock held): free the lease if its queues
+ * are gone, which they are when @deleted or when the controller went down
+ * since the lease got its queue id.  Otherwise the controller may still
+ * write to its memory: it stays until the controller goes down.
+ */
+static void nvme_lease_admin_done(struct nvme_lease *l, bool deleted)
+{
+	struct nvme_lease_ctrl *lc = l->lc;
+
+	lockdep_assert_held(&lc->lock);
+	l->admin = false;
+	if (deleted || l->gen != lc->gen || !lc->up) {
+		l->queues = false;
+		nvme_lease_retire(l);
+		return;
+	}
+	l->revoked = true;
+	pci_warn(lc->pdev,
+		 "lease of queue %u: queues not deleted, memory kept until the controller resets\n",
+		 l->qid);
+}
+
+/*
+ * End a lease while the controller may be live: fence the holder, delete
+ * the queues (aborting what the holder left in them), then give back the
+ * queue id and the memory.
+ */
+static void nvme_lease_end(struct nvme_lease *l)
+{
+	struct nvme_lease_ctrl *lc = l->lc;
+	int ret = 0;
+
+	nvme_lease_fence(l);
+
+	mutex_lock(&lc->lock);
+	/* Freed already, or another task is ending it. */
+	if (list_empty(&l->node) || l->admin) {
+		mutex_unlock(&lc->lock);
+		return;
+	}
+	l->admin = true;
+	mutex_unlock(&lc->lock);
+
+	if (l->queues)
+		ret = nvme_lease_delete_queues(l);
+
+	mutex_lock(&lc->lock);
+	nvme_lease_admin_done(l, !ret);
+	mutex_unlock(&lc->lock);
+}
+
+/* Offsets of the regions of a lease file, in bytes. */
+static void nvme_lease_layout(struct nvme_lease *l)
+{
+	struct nvme_lease_args *a = &l->args;
+	u32 stride = l->lc->geo.db_stride;
+	u64 sq_db = NVME_REG_DBS + (u64)l->qid * 2 * stride;
+	u64 cq_db = sq_db + stride;
+	phys_addr_t bar = pci_resource_start(l->lc->pdev, 0);
+
+	a->qid = l->qid;
+	a->depth = l->depth;
+	a->sq_mem = nvme_lease_mem_kind(&l->sq);
+	a->cq_mem = nvme_lease_mem_kind(&l->cq);
+	a->sq_off = 0;
+	a->sq_size = l->sq.size;
+	a->cq_off = a->sq_off + a->sq_size;
+	a->cq_size = l->cq.size;
+	a->data_off = a->cq_off + a->cq_size;
+	a->data_size = l->data.size;
+	a->data_addr = l->data.size ? sg_dma_address(&l->data.sg) : 0;
+	a->db_off = a->data_off + a->data_size;
+	l->db_phys = (bar + sq_db) & PAGE_MASK;
+	a->sq_db = (bar + sq_db) - l->db_phys;
+	a->cq_db = (bar + cq_db) - l->db_phys;
+	a->db_size = PAGE_ALIGN(a->cq_db + sizeof(u32));
+}
+
+/* The page frame of page @pgoff of the lease file, or 0. */
+static unsigned long nvme_lease_pfn(struct nvme_lease *l, pgoff_t pgoff,
+				    bool *mmio)
+{
+	struct nvme_lease_args *a = &l->args;
+	u64 off = (u64)pgoff << PAGE_SHIFT;
+	struct nvme_lease_mem *m = NULL;
+	u64 base = 0;
+
+	*mmio = false;
+	if (off >= a->sq_off && off < a->sq_off + a->sq_size) {
+		m = &l->sq;
+		base = a->sq_off;
+	} else if (off >= a->cq_off && off < a->cq_off + a->cq_size) {
+		m = &l->cq;
+		base = a->cq_off;
+	} else if (off >= a->data_off && off < a->data_off + a->data_size) {
+		m = &l->data;
+		base = a->data_off;
+	} else if (off >= a->db_off && off < a->db_off + a->db_size) {
+		*mmio = true;
+		return PHYS_PFN(l->db_phys + off - a->db_off);
+	}
+	if (!m || !m->vaddr)
+		return 0;
+	return PHYS_PFN(virt_to_phys(m->vaddr) + off - base);
+}
+
+static vm_fault_t nvme_lease_fault(struct vm_fault *vmf)
+{
+	struct nvme_lease *l = vmf->vma->vm_file->private_data;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+	unsigned long pfn;
+	bool mmio;
+
+	mutex_lock(&l->lock);
+	if (!l->revoked) {
+		pfn = nvme_lease_pfn(l, vmf->pgoff, &mmio);
+		if (pfn)
+			ret = vmf_insert_pfn(vmf->vma, vmf->address, pfn);
+	}
+	mutex_unlock(&l->lock);
+	return ret;
+}
+
+static const struct vm_operations_struct nvme_lease_vm_ops = {
+	.fault = nvme_lease_fault,
+};
+
+static int nvme_lease_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct nvme_lease *l = file->private_data;
+	struct nvme_lease_args *a = &l->args;
+	u64 start = (u64)vma->vm_pgoff << PAGE_SHIFT;
+	u64 end = start + (vma->vm_end - vma->vm_start);
+	bool inside = false;
+	int i;
+	const u64 regions[4][2] = {
+		{ a->sq_off, a->sq_size }, { a->cq_off, a->cq_size },
+		{ a->data_off, a->data_size }, { a->db_off, a->db_size },
+	};
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	/* A mapping covers part of one region, never two. */
+	for (i = 0; i < ARRAY_SIZE(regions); i++)
+		if (regions[i][1] && start >= regions[i][0] &&
+		    end <= regions[i][0] + regions[i][1])
+			inside = true;
+	if (!inside)
+		return -EINVAL;
+	if (READ_ONCE(l->revoked))
+		return -ENODEV;
+	if (start >= a->db_off)
+		vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);
+	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	vm_flags_clear(vma, VM_MAYEXEC);
+	vma->vm_ops = &nvme_lease_vm_ops;
+	return 0;
+}
+
+static __poll_t nvme_lease_poll(struct file *file, poll_table *pt)
+{
+	struct nvme_lease *l = file->private_data;
+
+	poll_wait(file, &l->wait, pt);
+	return READ_ONCE(l->revoked) ? EPOLLERR | EPOLLHUP : 0;
+}
+
+static int nvme_lease_file_release(struct inode *inode, struct file *file)
+{
+	struct nvme_lease *l = file->private_data;
+
+	nvme_lease_end(l);
+	kref_put(&l->ref, nvme_lease_release);
+	return 0;
+}
+
+static const struct file_operations nvme_lease_fops = {
+	.owner		= THIS_MODULE,
+	.mmap		= nvme_lease_mmap,
+	.poll		= nvme_lease_poll,
+	.release	= nvme_lease_file_release,
+	.llseek		= noop_llseek,
+};
+
+static int nvme_lease_check_args(struct nvme_lease_args *a)
+{
+	int i;
+
+	if (a->flags || a->depth < 2 || a->depth > NVME_LEASE_MAX_DEPTH ||
+	    a->data_size > NVME_LEASE_MAX_DATA)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(a->rsvd); i++)
+		if (a->rsvd[i])
+			return -EINVAL;
+	return 0;
+}
+
+/* Take a free queue id for @l; lc->lock held. */
+static int nvme_lease_take_qid(struct nvme_lease_ctrl *lc, struct nvme_lease *l)
+{
+	unsigned int n;
+
+	if (!lc->geo.nr)
+		return -EOPNOTSUPP;
+	if (!lc->up)
+		return -EAGAIN;
+	if (l->depth > lc->geo.max_depth)
+		return -EINVAL;
+	n = find_first_zero_bit(&lc->busy, lc->geo.nr);
+	if (n >= lc->geo.nr)
+		return -EBUSY;
+	set_bit(n, &lc->busy);
+	l->qid = lc->geo.first_qid + n;
+	l->gen = lc->gen;
+	l->admin = true;
+	kref_get(&l->ref);
+	list_add_tail(&l->node, &lc->leases);
+	return 0;
+}
+
+static struct nvme_lease *nvme_lease_create(struct nvme_lease_ctrl *lc,
+					    struct nvme_lease_args *a)
+{
+	struct nvme_lease *l;
+	struct nvme_ns *ns;
+	int ret;
+
+	ns = nvme_find_get_ns(lc->ctrl, a->nsid);
+	if (!ns)
+		return ERR_PTR(-ENODEV);
+	a->lba_shift = ns->head->lba_shift;
+	nvme_put_ns(ns);
+
+	l = kzalloc(sizeof(*l), GFP_KERNEL);
+	if (!l)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&l->ref);
+	mutex_init(&l->lock);
+	init_waitqueue_head(&l->wait);
+	INIT_LIST_HEAD(&l->node);
+	kref_get(&lc->ref);
+	l->lc = lc;
+	l->depth = a->depth;
+	l->nsid = a->nsid;
+	l->args = *a;
+
+	mutex_lock(&lc->lock);
+	ret = nvme_lease_take_qid(lc, l);
+	mutex_unlock(&lc->lock);
+	if (ret)
+		goto out_put;
+
+	ret = nvme_lease_alloc_all(l, a->data_size);
+	if (!ret)
+		ret = nvme_lease_create_queues(l);
+
+	mutex_lock(&lc->lock);
+	if (!ret && l->gen == lc->gen && lc->up) {
+		l->admin = false;
+		mutex_unlock(&lc->lock);
+		nvme_lease_layout(l);
+		return l;
+	}
+	if (!ret)
+		ret = -EAGAIN;	/* the controller went down meanwhile */
+	if (l->queues && l->gen != lc->gen) {
+		/* A create that waited out the reset ran on the new controller. */
+		mutex_unlock(&lc->lock);
+		nvme_lease_delete_queues(l);
+		mutex_lock(&lc->lock);
+		nvme_lease_admin_done(l, true);
+	} else {
+		nvme_lease_admin_done(l, !l->queues);
+	}
+	mutex_unlock(&lc->lock);
+out_put:
+	kref_put(&l->ref, nvme_lease_release);
+	return ERR_PTR(ret);
+}
+
+static long nvme_lease_ioctl_lease(struct nvme_lease_ctrl *lc,
+				   struct nvme_lease_args __user *argp)
+{
+	struct nvme_lease_args a;
+	struct nvme_lease *l;
+	struct file *file;
+	int fd, ret;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EACCES;
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	ret = nvme_lease_check_args(&a);
+	if (ret)
+		return ret;
+
+	l = nvme_lease_create(lc, &a);
+	if (IS_ERR(l))
+		return PTR_ERR(l);
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		ret = fd;
+		goto out_end;
+	}
+	file = anon_inode_create_getfile("[nvme-lease]", &nvme_lease_fops, l,
+					 O_RDWR | O_CLOEXEC, NULL);
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+		put_unused_fd(fd);
+		goto out_end;
+	}
+	l->mapping = file->f_mapping;
+	if (copy_to_user(argp, &l->args, sizeof(l->args))) {
+		/* Releasing the file ends the lease. */
+		put_unused_fd(fd);
+		fput(file);
+		return -EFAULT;
+	}
+	fd_install(fd, file);
+	return fd;
+
+out_end:
+	nvme_lease_end(l);
+	kref_put(&l->ref, nvme_lease_release);
+	return ret;
+}
+
+static long nvme_lease_ioctl_revoke(struct nvme_lease_ctrl *lc,
+				    u32 __user *argp)
+{
+	struct nvme_lease *l, *found = NULL;
+	u32 qid;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EACCES;
+	if (get_user(qid, argp))
+		return -EFAULT;
+	mutex_lock(&lc->lock);
+	list_for_each_entry(l, &lc->leases, node) {
+		if (l->qid == qid && !l->revoked) {
+			found = l;
+			kref_get(&found->ref);
+			break;
+		}
+	}
+	mutex_unlock(&lc->lock);
+	if (!found)
+		return -ENOENT;
+	pci_info(lc->pdev, "lease of queue %u revoked on request\n", qid);
+	nvme_lease_end(found);
+	kref_put(&found->ref, nvme_lease_release);
+	return 0;
+}
+
+long nvme_lease_ioctl(struct nvme_lease_ctrl *lc, unsigned int cmd,
+		      void __user *argp)
+{
+	if (!lc)
+		return -EOPNOTSUPP;
+	switch (cmd) {
+	case NVME_IOCTL_LEASE:
+		return nvme_lease_ioctl_lease(lc, argp);
+	case NVME_IOCTL_LEASE_REVOKE:
+		return nvme_lease_ioctl_revoke(lc, argp);
+	default:
+		return -ENOTTY;
+	}
+}
