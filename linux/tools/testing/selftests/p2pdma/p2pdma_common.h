@@ -52,6 +52,10 @@
  *                    paths of a multipath namespace; its third path and
  *                    NVMe D on root ports of their own (refused); for A
  *                    and B, C: bus addresses, distance 4
+ *   lease            Intel; a switch with NVMe A (CMB, two namespaces),
+ *                    B (CMB) and C; NVMe D on a root port of its own
+ *                    (refused); two lease queues per controller; for A
+ *                    and C: bus addresses, distance 4
  */
 enum p2p_expect {
 	P2P_EXPECT_UNKNOWN = 0,

@@ -1,0 +1,1328 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * NVMe queue leases (NVME_IOCTL_LEASE, <linux/nvme_lease.h>): an I/O
+ * queue pair of an NVMe PCI controller, kept from the kernel by
+ * nvme.lease_queues=, handed to user space with its queues and a data
+ * buffer in P2P memory.  Covered: the fields a lease reports and where its
+ * memory lives, data written and read by the holder and checked through the
+ * kernel's block path (and the other way round) at several queue depths,
+ * two leases at once, kernel I/O beside a lease, a lease on a controller
+ * without a CMB, revocation (close, NVME_IOCTL_LEASE_REVOKE with commands
+ * in flight, controller reset) and the refusals (EACCES, ENODEV, EINVAL,
+ * EBUSY, EREMOTEIO with a log line).
+ *
+ * The holder's protocol, with no system call after the mmap()s: write
+ * 64-byte commands at the submission queue's tail, a full barrier, then
+ * the new tail to the SQ tail doorbell; poll the completion queue's entry
+ * at the head until its phase tag is the expected one (1 on the first pass,
+ * flipped at each wrap), then the new head to the CQ head doorbell.  Each
+ * command moves one 4 KiB chunk through one PRP entry into its own slot of
+ * the data buffer (slot = command id); at most depth - 1 are outstanding.
+ * Every transfer is checked through O_DIRECT on the namespace.
+ *
+ * Built for the "lease" topology (vm/topologies/lease): NVMe A (CMB, two
+ * namespaces), B (CMB) and C behind one switch, D on a root port of its
+ * own (Intel vCPU: no P2P through the host bridge).  Stock 6.12 has no
+ * leases: there every test checks that the ioctl is unknown (ENOTTY) and
+ * skips.
+ */
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/nvme_ioctl.h>
+#include <linux/nvme_lease.h>
+
+#include "../kselftest_harness.h"
+#include "p2pdma_common.h"
+
+#define CHUNK		4096U		/* bytes per command: one PRP */
+#define SQE_SIZE	64
+#define CQE_SIZE	16
+#define OPC_WRITE	0x01
+#define OPC_READ	0x02
+#define HOLDER_DEPTH	64		/* deepest queue the tests do I/O on */
+#define HOST_LEN	(256 * CHUNK)	/* host buffer */
+#define REAP_MS		10000		/* a completion later than this fails */
+#define REVOKE_MS	5000
+#define NS_BACK_MS	30000		/* a namespace back after a reset */
+#define TEST_SECS	120
+#define JUNK_SEED	0x6a756e6bULL	/* read slots hold this before a read */
+#define NOBODY		65534
+#define STOCK_SKIP	"stock 6.12: no NVMe queue leases (ENOTTY)"
+
+/* A submission queue entry of an NVM read or write, PRP data pointer. */
+struct lease_sqe {
+	__u8	opcode;
+	__u8	flags;
+	__u16	cid;
+	__u32	nsid;
+	__u64	rsvd2;
+	__u64	mptr;
+	__u64	prp1;
+	__u64	prp2;
+	__u32	cdw10;			/* starting LBA, low */
+	__u32	cdw11;			/* starting LBA, high */
+	__u32	cdw12;			/* number of blocks - 1 */
+	__u32	cdw13;
+	__u32	cdw14;
+	__u32	cdw15;
+};
+
+static_assert(sizeof(struct lease_sqe) == SQE_SIZE, "SQE is 64 bytes");
+
+struct lease_cqe {
+	__u32	dw0;
+	__u32	dw1;
+	__u16	sq_head;
+	__u16	sq_id;
+	__u16	cid;
+	__u16	status;			/* bit 0: phase tag */
+};
+
+static_assert(sizeof(struct lease_cqe) == CQE_SIZE, "CQE is 16 bytes");
+
+/* The holder's side of one lease. */
+struct holder {
+	int fd;				/* the lease, -1 when none */
+	__u32 nsid;
+	struct nvme_lease_args a;
+	char *sq, *cq, *data, *db;	/* its four mappings, or NULL */
+	unsigned int sq_tail;		/* next SQ entry to fill */
+	unsigned int sq_head;		/* SQ head of the last completion */
+	unsigned int cq_head;		/* next CQ entry to look at */
+	unsigned int phase;		/* phase tag of new completions */
+	unsigned int wraps;		/* times cq_head went back to 0 */
+	unsigned int outstanding;	/* queued, not yet reaped */
+	bool busy[HOLDER_DEPTH];	/* command ids (= data slots) in use */
+	off_t chunk[HOLDER_DEPTH];	/* disk offset each one moves */
+};
+
+/*
+ * Plain loads and stores the compiler may not drop, merge or split, for
+ * the queues and doorbells, which the controller reads and writes.
+ */
+static void mmio_write32(char *addr, __u32 val)
+{
+	__atomic_store_n((__u32 *)addr, val, __ATOMIC_RELAXED);
+}
+
+static void mmio_write64(char *addr, __u64 val)
+{
+	__atomic_store_n((__u64 *)addr, val, __ATOMIC_RELAXED);
+}
+
+static __u32 mmio_read32(const char *addr)
+{
+	return __atomic_load_n((const __u32 *)addr, __ATOMIC_RELAXED);
+}
+
+static __u16 mmio_read16(const char *addr)
+{
+	return __atomic_load_n((const __u16 *)addr, __ATOMIC_RELAXED);
+}
+
+static long long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000LL +
+	       (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* NVME_IOCTL_LEASE with @args as the caller set them: fd or -errno. */
+static int lease_take_raw(int ctrl_fd, struct nvme_lease_args *args)
+{
+	int fd = ioctl(ctrl_fd, NVME_IOCTL_LEASE, args);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static int lease_take(int ctrl_fd, __u32 nsid, __u32 depth, __u64 data_size,
+		      struct nvme_lease_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->nsid = nsid;
+	a->depth = depth;
+	a->data_size = data_size;
+	return lease_take_raw(ctrl_fd, a);
+}
+
+static int lease_revoke(int ctrl_fd, __u32 qid)
+{
+	return ioctl(ctrl_fd, NVME_IOCTL_LEASE_REVOKE, &qid) ? -errno : 0;
+}
+
+/* poll() of a lease with @ms timeout: its revents, or -errno. */
+static int lease_events(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int n = poll(&p, 1, ms);
+
+	if (n < 0)
+		return -errno;
+	return n ? p.revents : 0;
+}
+
+/* Wait up to @ms for a revoked lease's POLLERR | POLLHUP. */
+static int lease_wait_revoked(int fd, int ms)
+{
+	struct timespec t0;
+	int ev;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		ev = lease_events(fd, 100);
+	} while (ev >= 0 && !(ev & POLLHUP) && ms_since(&t0) < ms);
+	return ev;
+}
+
+static char *lease_map(int fd, __u64 off, __u64 len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void unmap(char **p, __u64 len)
+{
+	if (*p)
+		munmap(*p, len);
+	*p = NULL;
+}
+
+static void holder_unmap(struct holder *h)
+{
+	unmap(&h->sq, h->a.sq_size);
+	unmap(&h->cq, h->a.cq_size);
+	unmap(&h->data, h->a.data_size);
+	unmap(&h->db, h->a.db_size);
+}
+
+static void holder_close(struct holder *h)
+{
+	holder_unmap(h);
+	if (h->fd >= 0)
+		close(h->fd);
+	h->fd = -1;
+}
+
+/*
+ * Take a lease of @depth entries on namespace @nsid with a data slot per
+ * entry, and map it.  0 or -errno.
+ */
+static int holder_open(struct holder *h, int ctrl_fd, __u32 nsid,
+		       __u32 depth)
+{
+	int fd;
+
+	memset(h, 0, sizeof(*h));
+	h->fd = -1;
+	if (depth > HOLDER_DEPTH)
+		return -E2BIG;
+	fd = lease_take(ctrl_fd, nsid, depth, (__u64)depth * CHUNK, &h->a);
+	if (fd < 0)
+		return fd;
+	h->fd = fd;
+	h->nsid = nsid;
+	h->phase = 1;
+	h->sq = lease_map(fd, h->a.sq_off, h->a.sq_size);
+	h->cq = lease_map(fd, h->a.cq_off, h->a.cq_size);
+	h->data = lease_map(fd, h->a.data_off, h->a.data_size);
+	h->db = lease_map(fd, h->a.db_off, h->a.db_size);
+	if (h->sq && h->cq && h->data && h->db)
+		return 0;
+	fd = -errno;
+	holder_close(h);
+	return fd;
+}
+
+static char *holder_slot(struct holder *h, unsigned int cid)
+{
+	return h->data + (size_t)cid * CHUNK;
+}
+
+static unsigned int holder_free_cid(const struct holder *h)
+{
+	unsigned int cid = 0;
+
+	while (cid < h->a.depth - 1 && h->busy[cid])
+		cid++;
+	return cid;
+}
+
+/* No room for another command until a completion moves the head. */
+static bool holder_sq_full(const struct holder *h)
+{
+	return (h->sq_tail + 1) % h->a.depth == h->sq_head;
+}
+
+/* Write one command at the tail, without ringing the doorbell. */
+static void holder_queue(struct holder *h, __u8 opcode, unsigned int cid,
+			 off_t off)
+{
+	__u64 lba = off >> h->a.lba_shift;
+	struct lease_sqe e = {
+		.opcode = opcode,
+		.cid = cid,
+		.nsid = h->nsid,
+		.prp1 = h->a.data_addr + (__u64)cid * CHUNK,
+		.cdw10 = (__u32)lba,
+		.cdw11 = (__u32)(lba >> 32),
+		.cdw12 = (CHUNK >> h->a.lba_shift) - 1,
+	};
+	char *dst = h->sq + (size_t)h->sq_tail * SQE_SIZE;
+	__u64 w[SQE_SIZE / 8];
+	unsigned int i;
+
+	memcpy(w, &e, sizeof(w));
+	for (i = 0; i < ARRAY_SIZE(w); i++)
+		mmio_write64(dst + i * 8, w[i]);
+	h->sq_tail = (h->sq_tail + 1) % h->a.depth;
+	h->busy[cid] = true;
+	h->chunk[cid] = off;
+	h->outstanding++;
+}
+
+/* Make the queued commands visible, then tell the controller. */
+static void holder_ring(struct holder *h)
+{
+	__sync_synchronize();
+	mmio_write32(h->db + h->a.sq_db, h->sq_tail);
+}
+
+/*
+ * Wait for the next completion and consume it: 0, -ETIMEDOUT after
+ * REAP_MS, or -EPROTO for an entry that names no outstanding command of
+ * this queue.
+ */
+static int holder_reap(struct holder *h, struct lease_cqe *cqe)
+{
+	char *e = h->cq + (size_t)h->cq_head * CQE_SIZE;
+	__u32 w[CQE_SIZE / 4];
+	struct timespec t0;
+	unsigned int i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((mmio_read16(e + 14) & 1) != h->phase) {
+		if (ms_since(&t0) > REAP_MS)
+			return -ETIMEDOUT;
+		sched_yield();
+	}
+	__sync_synchronize();
+	for (i = 0; i < ARRAY_SIZE(w); i++)
+		w[i] = mmio_read32(e + i * 4);
+	memcpy(cqe, w, sizeof(*cqe));
+	if (++h->cq_head == h->a.depth) {
+		h->cq_head = 0;
+		h->phase ^= 1;
+		h->wraps++;
+	}
+	mmio_write32(h->db + h->a.cq_db, h->cq_head);
+	if (cqe->sq_id != h->a.qid || cqe->sq_head >= h->a.depth ||
+	    cqe->cid >= h->a.depth || !h->busy[cqe->cid])
+		return -EPROTO;
+	h->sq_head = cqe->sq_head;
+	h->busy[cqe->cid] = false;
+	h->outstanding--;
+	return 0;
+}
+
+/* The pattern of the chunk at disk offset @off, for a test's @seed. */
+static uint64_t chunk_seed(uint64_t seed, off_t off)
+{
+	return seed + (uint64_t)(off / CHUNK);
+}
+
+/* Does slot @cid hold the chunk it read? */
+static bool holder_slot_ok(struct holder *h, unsigned int cid, uint64_t seed)
+{
+	return p2p_mismatch(holder_slot(h, cid), CHUNK,
+			    chunk_seed(seed, h->chunk[cid])) == -1;
+}
+
+/*
+ * Queue one command of @opcode for the chunk at @off: a write carries its
+ * pattern, a read slot is filled with junk first so that nothing left
+ * from an earlier command can pass for the data.
+ */
+static void holder_queue_chunk(struct holder *h, __u8 opcode, off_t off,
+			       uint64_t seed)
+{
+	unsigned int cid = holder_free_cid(h);
+
+	p2p_fill(holder_slot(h, cid), CHUNK, opcode == OPC_WRITE ?
+		 chunk_seed(seed, off) : JUNK_SEED);
+	holder_queue(h, opcode, cid, off);
+}
+
+/* @count chunks from @off through one lease, up to depth - 1 at a time. */
+struct job {
+	__u8 opcode;
+	off_t off;
+	unsigned int count;
+	uint64_t seed;
+	unsigned int queued, done;
+	unsigned int bad_status, bad_data;
+	__u16 status;			/* of the first failed command */
+};
+
+static void job_init(struct job *j, __u8 opcode, off_t off,
+		     unsigned int count, uint64_t seed)
+{
+	memset(j, 0, sizeof(*j));
+	j->opcode = opcode;
+	j->off = off;
+	j->count = count;
+	j->seed = seed;
+}
+
+static bool job_done(const struct job *j)
+{
+	return j->done == j->count;
+}
+
+/* Submit the next command if there is room, else reap one. */
+static int job_step(struct holder *h, struct job *j)
+{
+	struct lease_cqe cqe;
+	int ret;
+
+	if (j->queued < j->count && h->outstanding < h->a.depth - 1) {
+		holder_queue_chunk(h, j->opcode,
+				   j->off + (off_t)j->queued * CHUNK, j->seed);
+		holder_ring(h);
+		j->queued++;
+		return 0;
+	}
+	ret = holder_reap(h, &cqe);
+	if (ret)
+		return ret;
+	j->done++;
+	if (cqe.status >> 1) {
+		if (!j->bad_status++)
+			j->status = cqe.status;
+	} else if (j->opcode == OPC_READ && !holder_slot_ok(h, cqe.cid, j->seed)) {
+		j->bad_data++;
+	}
+	return 0;
+}
+
+/* 0, -errno of the queue, or -EIO for failed commands or wrong data. */
+static int job_result(const struct job *j)
+{
+	return j->bad_status || j->bad_data ? -EIO : 0;
+}
+
+static int job_run(struct holder *h, struct job *j)
+{
+	int ret = 0;
+
+	while (!ret && !job_done(j))
+		ret = job_step(h, j);
+	return ret ? ret : job_result(j);
+}
+
+/* --- devices --- */
+
+enum { CTRL_A, CTRL_B, CTRL_C, CTRL_D, NR_CTRL };
+
+static const char * const serials[NR_CTRL] = {
+	"cmbA", "cmbB", "plainC", "farD",
+};
+
+struct lease_ctrl {
+	char name[16];			/* nvme2 */
+	char bdf[P2P_BDF_LEN];
+	char ns[2][32];			/* disks of nsid 1 and 2, or "" */
+	int fd;				/* /dev/nvmeN */
+};
+
+FIXTURE(lease) {
+	struct lease_ctrl c[NR_CTRL];
+	struct holder h[2];
+	long long avail0[2];		/* available of A and B at setup */
+	bool ready;			/* avail0 is set */
+	char *buf;			/* HOST_LEN of host memory */
+	uint64_t seed;			/* this test's patterns */
+	pid_t helper;			/* a forked helper still running */
+};
+
+static void trim(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+}
+
+static long long sysfs_ll(const char *fmt, const char *a, const char *b)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), fmt, a, b);
+	return p2p_read_ll(path);
+}
+
+/* File the disks of controller @c under their namespace ids. */
+static void scan_namespaces(struct lease_ctrl *c)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/class/nvme/%s", c->name);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		unsigned int inst, ns;
+		long long nsid;
+		int end = 0;
+
+		if (sscanf(de->d_name, "nvme%un%u%n", &inst, &ns, &end) != 2 ||
+		    de->d_name[end])
+			continue;
+		nsid = sysfs_ll("/sys/class/nvme/%s/%s/nsid", c->name,
+				de->d_name);
+		if (nsid < 0)
+			nsid = ns;
+		if (nsid == 1 || nsid == 2)
+			p2p_copy_str(c->ns[nsid - 1], sizeof(c->ns[0]),
+				     de->d_name);
+	}
+	closedir(dir);
+}
+
+static void scan_ctrl(struct lease_ctrl *cs, const char *name)
+{
+	char path[PATH_MAX], real[PATH_MAX], serial[64];
+	struct lease_ctrl *c = NULL;
+	int i;
+
+	snprintf(path, sizeof(path), "/sys/class/nvme/%s/serial", name);
+	if (p2p_read_str(path, serial, sizeof(serial)) <= 0)
+		return;
+	trim(serial);
+	for (i = 0; i < NR_CTRL; i++)
+		if (!strcmp(serial, serials[i]))
+			c = &cs[i];
+	snprintf(path, sizeof(path), "/sys/class/nvme/%s/device", name);
+	if (!c || !realpath(path, real))
+		return;
+	p2p_copy_str(c->name, sizeof(c->name), name);
+	p2p_copy_str(c->bdf, sizeof(c->bdf), strrchr(real, '/') + 1);
+	scan_namespaces(c);
+}
+
+static void scan_ctrls(struct lease_ctrl *cs)
+{
+	struct dirent *de;
+	DIR *dir;
+
+	dir = opendir("/sys/class/nvme");
+	if (!dir)
+		return;
+	while ((de = readdir(dir)))
+		if (!strncmp(de->d_name, "nvme", 4))
+			scan_ctrl(cs, de->d_name);
+	closedir(dir);
+}
+
+static int ctrl_open(const struct lease_ctrl *c)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/dev/%s", c->name);
+	return open(path, O_RDWR);
+}
+
+/* FNV-1a of the test's name: every test writes patterns of its own. */
+static uint64_t name_seed(const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (*name) {
+		h ^= (unsigned char)*name++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+FIXTURE_SETUP(lease)
+{
+	struct nvme_lease_args a;
+	int i;
+
+	for (i = 0; i < NR_CTRL; i++)
+		self->c[i].fd = -1;
+	for (i = 0; i < 2; i++)
+		self->h[i].fd = -1;
+	if (strcmp(p2p_topology_name(), "lease"))
+		SKIP(return, "needs the lease topology (vm/topologies/lease)");
+	scan_ctrls(self->c);
+	for (i = 0; i < NR_CTRL; i++) {
+		ASSERT_TRUE(self->c[i].name[0] && self->c[i].ns[0][0]) {
+			TH_LOG("no NVMe with serial %s and namespace 1",
+			       serials[i]);
+		}
+		self->c[i].fd = ctrl_open(&self->c[i]);
+		ASSERT_LE(0, self->c[i].fd);
+	}
+	ASSERT_TRUE(self->c[CTRL_A].ns[1][0]) {
+		TH_LOG("NVMe A (%s) has no namespace 2", self->c[CTRL_A].name);
+	}
+	if (p2p_kernel_is("baseline")) {
+		ASSERT_EQ(-ENOTTY, lease_take(self->c[CTRL_A].fd, 1, 4, CHUNK,
+					      &a));
+		SKIP(return, STOCK_SKIP);
+	}
+	for (i = 0; i < 2; i++) {
+		self->avail0[i] = p2p_attr(self->c[i].bdf, "available");
+		ASSERT_LE(0, self->avail0[i]);
+	}
+	self->ready = true;
+	self->buf = p2p_host_buffer(HOST_LEN);
+	ASSERT_NE(NULL, self->buf);
+	self->seed = name_seed(_metadata->name);
+}
+
+/*
+ * In the parent, after the test's process has exited, which closed and
+ * unmapped every lease it held (also when an ASSERT ended it early): all
+ * the p2pmem the leases took is back.
+ */
+FIXTURE_TEARDOWN_PARENT(lease)
+{
+	int i;
+
+	if (self->helper > 0)
+		kill(self->helper, SIGKILL);
+	for (i = 0; self->ready && i < 2; i++)
+		EXPECT_EQ(self->avail0[i],
+			  p2p_wait_attr(self->c[i].bdf, "available",
+					self->avail0[i], 2000));
+}
+
+/* --- the kernel's block path, through host memory --- */
+
+/* One O_DIRECT transfer on /dev/@disk: 0 or -errno (-EIO when short). */
+static int disk_io(const char *disk, bool write_it, void *buf, size_t len,
+		   off_t off)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/%s", disk);
+	fd = open(path, (write_it ? O_RDWR : O_RDONLY) | O_DIRECT);
+	if (fd < 0)
+		return -errno;
+	n = write_it ? pwrite(fd, buf, len, off) : pread(fd, buf, len, off);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n < 0 ? (int)n : (n == (ssize_t)len ? 0 : -EIO);
+}
+
+/* Write @count chunks of @seed's patterns at @off. */
+static int disk_put(char *buf, const char *disk, off_t off,
+		    unsigned int count, uint64_t seed)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++)
+		p2p_fill(buf + (size_t)i * CHUNK, CHUNK,
+			 chunk_seed(seed, off + (off_t)i * CHUNK));
+	return disk_io(disk, true, buf, (size_t)count * CHUNK, off);
+}
+
+/*
+ * Read @count chunks at @off and compare them with @seed's patterns: 0,
+ * -errno of the read, or 1 + the index of the first chunk that differs.
+ */
+static int disk_check(char *buf, const char *disk, off_t off,
+		      unsigned int count, uint64_t seed)
+{
+	unsigned int i;
+	int ret;
+
+	memset(buf, 0, (size_t)count * CHUNK);
+	ret = disk_io(disk, false, buf, (size_t)count * CHUNK, off);
+	for (i = 0; !ret && i < count; i++)
+		if (p2p_mismatch(buf + (size_t)i * CHUNK, CHUNK,
+				 chunk_seed(seed, off + (off_t)i * CHUNK)) != -1)
+			ret = i + 1;
+	return ret;
+}
+
+/* --- steps the tests share --- */
+
+static void open_holder(struct __test_metadata *_metadata, struct holder *h,
+			const struct lease_ctrl *c, __u32 nsid, __u32 depth)
+{
+	int ret = holder_open(h, c->fd, nsid, depth);
+
+	ASSERT_EQ(0, ret) {
+		TH_LOG("lease of %s nsid %u depth %u: %s", c->name, nsid,
+		       depth, strerror(-ret));
+	}
+	ASSERT_EQ(depth, h->a.depth);
+	/* a chunk is at least one block */
+	ASSERT_GE(12, h->a.lba_shift);
+}
+
+/* Move @count chunks at @off through @h and check every completion. */
+static void lease_io(struct __test_metadata *_metadata, struct holder *h,
+		     __u8 opcode, off_t off, unsigned int count, uint64_t seed)
+{
+	struct job j;
+	int ret;
+
+	job_init(&j, opcode, off, count, seed);
+	ret = job_run(h, &j);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("%s of %u chunks at %lld, qid %u: %s",
+		       opcode == OPC_WRITE ? "write" : "read", count,
+		       (long long)off, h->a.qid, strerror(-ret));
+		TH_LOG("%u done, %u failed (first status 0x%x), %u wrong data",
+		       j.done, j.bad_status, j.status, j.bad_data);
+	}
+}
+
+static void check_disk(struct __test_metadata *_metadata, char *buf,
+		       const char *disk, off_t off, unsigned int count,
+		       uint64_t seed)
+{
+	int ret = disk_check(buf, disk, off, count, seed);
+
+	EXPECT_EQ(0, ret) {
+		if (ret < 0)
+			TH_LOG("%s: O_DIRECT read at %lld: %s", disk,
+			       (long long)off, strerror(-ret));
+		else
+			TH_LOG("%s: chunk %d of %u at %lld differs", disk,
+			       ret - 1, count, (long long)off);
+	}
+}
+
+/* Every mapping of a revoked lease raises SIGBUS. */
+static void expect_mappings_gone(struct __test_metadata *_metadata,
+				 struct holder *h)
+{
+	EXPECT_TRUE(p2p_touch_faults(h->sq, false));
+	EXPECT_TRUE(p2p_touch_faults(h->cq, false));
+	EXPECT_TRUE(p2p_touch_faults(h->data, false));
+	EXPECT_TRUE(p2p_touch_faults(h->db + h->a.sq_db, false));
+}
+
+static long long available(const struct lease_ctrl *c)
+{
+	return p2p_attr(c->bdf, "available");
+}
+
+/* Is [@addr, @addr + @len) inside @c's CMB (its 64 MiB BAR)? */
+static bool in_cmb(const struct lease_ctrl *c, __u64 addr, __u64 len)
+{
+	struct p2p_bar bar;
+
+	return !p2p_find_bar_of_len(c->bdf, 64 * P2P_MIB, &bar) &&
+	       addr >= bar.start && addr + len - 1 <= bar.end;
+}
+
+/* Hardware queues the kernel uses on @disk (its mq/ directories). */
+static int kernel_queues(const char *disk)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/mq", disk);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir)))
+		n += de->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/* --- tests --- */
+
+TEST_F_TIMEOUT(lease, lease_fields, TEST_SECS)
+{
+	struct lease_ctrl *a = &self->c[CTRL_A];
+	struct holder *h = &self->h[0];
+	size_t page = p2p_page_size();
+	long long lbs, nr_kq, wanted;
+	struct nvme_lease_args a2;
+	__u32 stride, depth = 8;
+	int fd2;
+
+	nr_kq = kernel_queues(a->ns[0]);
+	ASSERT_LT(0, nr_kq);
+	lbs = sysfs_ll("/sys/block/%s/queue/%s", a->ns[0],
+		       "logical_block_size");
+	ASSERT_LT(0, lbs);
+	open_holder(_metadata, h, a, 1, depth);
+
+	/* above every queue the kernel uses, within the ones kept */
+	EXPECT_LT(nr_kq, h->a.qid);
+	wanted = p2p_read_ll("/sys/module/nvme/parameters/lease_queues");
+	if (wanted > 0)
+		EXPECT_GE(nr_kq + wanted, h->a.qid);
+	EXPECT_EQ(lbs, 1LL << h->a.lba_shift);
+
+	/* SQ and data in A's CMB, CQ in B's (QEMU's CMB takes no CQs) */
+	EXPECT_EQ(NVME_LEASE_MEM_P2PMEM, h->a.sq_mem);
+	EXPECT_EQ(NVME_LEASE_MEM_P2PMEM, h->a.cq_mem);
+	EXPECT_EQ((__u64)depth * CHUNK, h->a.data_size);
+	EXPECT_EQ(0, h->a.data_addr % page);
+	EXPECT_TRUE(in_cmb(a, h->a.data_addr, h->a.data_size)) {
+		TH_LOG("data at 0x%llx, not in %s's CMB",
+		       (unsigned long long)h->a.data_addr, a->bdf);
+	}
+	EXPECT_LE((long long)(h->a.sq_size + h->a.data_size),
+		  self->avail0[CTRL_A] - available(a));
+	EXPECT_LE((long long)h->a.cq_size,
+		  self->avail0[CTRL_B] - available(&self->c[CTRL_B]));
+
+	/* regions: page aligned, large enough, at page-aligned offsets */
+	EXPECT_EQ(0, h->a.sq_size % page);
+	EXPECT_EQ(0, h->a.cq_size % page);
+	EXPECT_EQ(0, h->a.db_size % page);
+	EXPECT_LE((__u64)depth * SQE_SIZE, h->a.sq_size);
+	EXPECT_LE((__u64)depth * CQE_SIZE, h->a.cq_size);
+	EXPECT_LE(page, h->a.db_size);
+	EXPECT_EQ(0, h->a.sq_off % page);
+	EXPECT_EQ(0, h->a.cq_off % page);
+	EXPECT_EQ(0, h->a.data_off % page);
+	EXPECT_EQ(0, h->a.db_off % page);
+
+	/* the doorbells of this qid: 0x1000 + (2 * qid + n) * stride */
+	stride = h->a.cq_db - h->a.sq_db;
+	EXPECT_LT(h->a.sq_db, h->a.cq_db);
+	EXPECT_EQ(0, h->a.sq_db % 4);
+	EXPECT_EQ(0, stride & (stride - 1));
+	EXPECT_GE(h->a.db_size, h->a.cq_db + 4ULL);
+	EXPECT_EQ((0x1000 + 2ULL * h->a.qid * stride) % page,
+		  h->a.sq_db % page);
+	EXPECT_EQ(0, lease_events(h->fd, 0));
+
+	/* a second lease: another qid, data rounded up to pages */
+	fd2 = lease_take(a->fd, 1, 2, page + 1, &a2);
+	ASSERT_LE(0, fd2) {
+		TH_LOG("second lease: %s", strerror(-fd2));
+	}
+	EXPECT_NE(h->a.qid, a2.qid);
+	EXPECT_EQ(2 * page, a2.data_size);
+	EXPECT_EQ(2, a2.depth);
+	close(fd2);
+}
+
+/* The holder writes 64 chunks on A's namespace 1, the kernel reads back. */
+static void write_then_kernel_reads(struct __test_metadata *_metadata,
+				    struct lease_ctrl *a, struct holder *h,
+				    char *buf, uint64_t seed, __u32 depth)
+{
+	unsigned int count = 64;
+
+	open_holder(_metadata, h, a, 1, depth);
+	lease_io(_metadata, h, OPC_WRITE, 0, count, seed);
+	/* every command went through the queues: several wraps */
+	EXPECT_EQ(count / depth, h->wraps);
+	check_disk(_metadata, buf, a->ns[0], 0, count, seed);
+}
+
+TEST_F_TIMEOUT(lease, write_then_kernel_reads_depth2, TEST_SECS)
+{
+	write_then_kernel_reads(_metadata, &self->c[CTRL_A], &self->h[0],
+				self->buf, self->seed, 2);
+}
+
+TEST_F_TIMEOUT(lease, write_then_kernel_reads_depth4, TEST_SECS)
+{
+	write_then_kernel_reads(_metadata, &self->c[CTRL_A], &self->h[0],
+				self->buf, self->seed, 4);
+}
+
+TEST_F_TIMEOUT(lease, write_then_kernel_reads_depth16, TEST_SECS)
+{
+	write_then_kernel_reads(_metadata, &self->c[CTRL_A], &self->h[0],
+				self->buf, self->seed, 16);
+}
+
+TEST_F_TIMEOUT(lease, kernel_writes_then_lease_reads, TEST_SECS)
+{
+	struct lease_ctrl *a = &self->c[CTRL_A];
+	struct holder *h = &self->h[0];
+	off_t off = 4 * P2P_MIB;
+
+	ASSERT_EQ(0, disk_put(self->buf, a->ns[0], off, 64, self->seed));
+	open_holder(_metadata, h, a, 1, 8);
+	lease_io(_metadata, h, OPC_READ, off, 64, self->seed);
+}
+
+TEST_F_TIMEOUT(lease, two_leases_two_namespaces, TEST_SECS)
+{
+	struct lease_ctrl *a = &self->c[CTRL_A];
+	uint64_t seed[2] = { self->seed, ~self->seed };
+	unsigned int count = 48, i;
+	struct job j[2];
+	int ret = 0;
+
+	for (i = 0; i < 2; i++)
+		open_holder(_metadata, &self->h[i], a, i + 1, 8);
+	EXPECT_NE(self->h[0].a.qid, self->h[1].a.qid);
+
+	/* one step on each queue in turn, writes and then reads */
+	for (i = 0; i < 2; i++)
+		job_init(&j[i], OPC_WRITE, 0, count, seed[i]);
+	while (!ret && (!job_done(&j[0]) || !job_done(&j[1])))
+		for (i = 0; !ret && i < 2; i++)
+			if (!job_done(&j[i]))
+				ret = job_step(&self->h[i], &j[i]);
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, job_result(&j[0]));
+	ASSERT_EQ(0, job_result(&j[1]));
+	for (i = 0; i < 2; i++)
+		job_init(&j[i], OPC_READ, 0, count, seed[i]);
+	while (!ret && (!job_done(&j[0]) || !job_done(&j[1])))
+		for (i = 0; !ret && i < 2; i++)
+			if (!job_done(&j[i]))
+				ret = job_step(&self->h[i], &j[i]);
+	ASSERT_EQ(0, ret);
+	EXPECT_EQ(0, j[0].bad_status + j[0].bad_data);
+	EXPECT_EQ(0, j[1].bad_status + j[1].bad_data);
+
+	for (i = 0; i < 2; i++)
+		check_disk(_metadata, self->buf, a->ns[i], 0, count, seed[i]);
+}
+
+/* What the helper doing kernel I/O reports, in shared memory. */
+struct helper_stats {
+	int stop;
+	int cycles;			/* verified write + read cycles */
+	int failures;
+	int first_error;		/* disk_check() of the first failure */
+};
+
+#define HELPER_CHUNKS	16
+
+/* Verified O_DIRECT write/read cycles on @disk until told to stop. */
+static void helper_loop(struct helper_stats *st, char *buf, const char *disk,
+			uint64_t seed)
+{
+	pid_t parent = getppid();
+	int k = 0, ret;
+
+	/* also stop when the test's process is gone */
+	while (!__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE) &&
+	       getppid() == parent) {
+		off_t off = (off_t)(k % 32) * HELPER_CHUNKS * CHUNK;
+		uint64_t s = seed + (uint64_t)k++ * 1000;
+
+		ret = disk_put(buf, disk, off, HELPER_CHUNKS, s);
+		if (!ret)
+			ret = disk_check(buf, disk, off, HELPER_CHUNKS, s);
+		if (ret && !st->failures++)
+			st->first_error = ret;
+		__atomic_add_fetch(&st->cycles, 1, __ATOMIC_RELEASE);
+	}
+}
+
+static int helper_cycles(struct helper_stats *st)
+{
+	return __atomic_load_n(&st->cycles, __ATOMIC_ACQUIRE);
+}
+
+TEST_F_TIMEOUT(lease, kernel_io_throughout, TEST_SECS)
+{
+	struct lease_ctrl *a = &self->c[CTRL_A];
+	struct holder *h = &self->h[0];
+	unsigned int count = 32, rounds, r;
+	struct helper_stats *st;
+	struct timespec t0;
+	int status, start;
+	pid_t pid;
+
+	st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, st);
+	/* forked before the lease is taken: the helper holds none of it */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		helper_loop(st, self->buf, a->ns[1], ~self->seed);
+		_exit(0);
+	}
+	self->helper = pid;	/* self is shared: set by the parent only */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!helper_cycles(st) && ms_since(&t0) < NS_BACK_MS)
+		p2p_msleep(10);
+	ASSERT_LT(0, helper_cycles(st));
+
+	/* lease I/O until the helper has done three cycles meanwhile */
+	open_holder(_metadata, h, a, 1, 8);
+	start = helper_cycles(st);
+	for (rounds = 0; rounds < 32; rounds++) {
+		lease_io(_metadata, h, OPC_WRITE,
+			 (off_t)rounds * count * CHUNK, count, self->seed);
+		if (rounds >= 2 && helper_cycles(st) - start >= 3)
+			break;
+	}
+	EXPECT_LE(3, helper_cycles(st) - start);
+	__atomic_store_n(&st->stop, 1, __ATOMIC_RELEASE);
+	ASSERT_EQ(pid, p2p_waitpid_bounded(pid, &status, 60));
+	self->helper = 0;
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	EXPECT_EQ(0, st->failures) {
+		TH_LOG("kernel I/O on %s: %d of %d cycles failed, first %d",
+		       a->ns[1], st->failures, st->cycles, st->first_error);
+	}
+
+	for (r = 0; r <= rounds && r < 32; r++)
+		check_disk(_metadata, self->buf, a->ns[0],
+			   (off_t)r * count * CHUNK, count, self->seed);
+	munmap(st, sizeof(*st));
+}
+
+TEST_F_TIMEOUT(lease, sq_in_another_provider, TEST_SECS)
+{
+	struct lease_ctrl *a = &self->c[CTRL_A], *b = &self->c[CTRL_B];
+	struct lease_ctrl *c = &self->c[CTRL_C];
+	struct holder *h = &self->h[0];
+	long long taken;
+
+	open_holder(_metadata, h, c, 1, 8);
+	EXPECT_EQ(NVME_LEASE_MEM_P2PMEM, h->a.sq_mem);
+	EXPECT_EQ(NVME_LEASE_MEM_P2PMEM, h->a.cq_mem);
+	EXPECT_TRUE(in_cmb(a, h->a.data_addr, h->a.data_size) ||
+		    in_cmb(b, h->a.data_addr, h->a.data_size)) {
+		TH_LOG("data at 0x%llx, in neither %s's nor %s's CMB",
+		       (unsigned long long)h->a.data_addr, a->bdf, b->bdf);
+	}
+	/* C has no p2pmem of its own: all of it comes from A and B */
+	taken = self->avail0[CTRL_A] - available(a) +
+		self->avail0[CTRL_B] - available(b);
+	EXPECT_LE((long long)(h->a.sq_size + h->a.cq_size + h->a.data_size),
+		  taken);
+
+	lease_io(_metadata, h, OPC_WRITE, 0, 48, self->seed);
+	check_disk(_metadata, self->buf, c->ns[0], 0, 48, self->seed);
+	lease_io(_metadata, h, OPC_READ, 0, 48, self->seed);
+}
+
+TEST_F_TIMEOUT(lease, revoke_on_close, TEST_SECS)
+{
+	struct lease_ctrl *a = &self->c[CTRL_A], *b = &self->c[CTRL_B];
+	struct holder *h = &self->h[0];
+
+	open_holder(_metadata, h, a, 1, 4);
+	lease_io(_metadata, h, OPC_WRITE, 0, 8, self->seed);
+	EXPECT_GT(self->avail0[CTRL_A], available(a));
+	EXPECT_GT(self->avail0[CTRL_B], available(b));
+
+	/* the descriptor first, the mappings after */
+	close(h->fd);
+	h->fd = -1;
+	holder_unmap(h);
+	EXPECT_EQ(self->avail0[CTRL_A],
+		  p2p_wait_attr(a->bdf, "available", self->avail0[CTRL_A],
+				2000));
+	EXPECT_EQ(self->avail0[CTRL_B],
+		  p2p_wait_attr(b->bdf, "available", self->avail0[CTRL_B],
+				2000));
+	check_disk(_metadata, self->buf, a->ns[0], 0, 8, self->seed);
+
+	/* the queue is free again */
+	open_holder(_metadata, h, a, 1, 4);
+	lease_io(_metadata, h, OPC_READ, 0, 8, self->seed);
+}
+
+TEST_F_TIMEOUT(lease, revoke_explicit_with_io_in_flight, TEST_SECS)
+{
+	struct lease_ctrl *a = &self->c[CTRL_A];
+	struct holder *h = &self->h[0];
+	off_t io_off = 8 * P2P_MIB;
+	__u32 depth = 16, i;
+	struct timespec t0;
+	long long ms;
+	int ev, ret;
+
+	open_holder(_metadata, h, a, 1, depth);
+	for (i = 0; i < depth - 1; i++)
+		holder_queue_chunk(h, OPC_WRITE, (off_t)i * CHUNK, self->seed);
+	EXPECT_TRUE(holder_sq_full(h));
+	holder_ring(h);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = lease_revoke(a->fd, h->a.qid);
+	ms = ms_since(&t0);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("revoke of qid %u: %s", h->a.qid, strerror(-ret));
+	}
+	EXPECT_GT(REVOKE_MS, ms);
+	ev = lease_events(h->fd, 0);
+	EXPECT_EQ(POLLERR | POLLHUP, ev & (POLLERR | POLLHUP));
+	expect_mappings_gone(_metadata, h);
+	EXPECT_EQ(-ENOENT, lease_revoke(a->fd, h->a.qid));
+
+	/* the kernel's own queues are unharmed */
+	ASSERT_EQ(0, disk_put(self->buf, a->ns[0], io_off, 16, self->seed));
+	check_disk(_metadata, self->buf, a->ns[0], io_off, 16, self->seed);
+
+	holder_close(h);
+	EXPECT_EQ(self->avail0[CTRL_A],
+		  p2p_wait_attr(a->bdf, "available", self->avail0[CTRL_A],
+				2000));
+	EXPECT_EQ(self->avail0[CTRL_B],
+		  p2p_wait_attr(self->c[CTRL_B].bdf, "available",
+				self->avail0[CTRL_B], 2000));
+
+	open_holder(_metadata, h, a, 1, depth);
+	lease_io(_metadata, h, OPC_WRITE, io_off, 32, ~self->seed);
+	check_disk(_metadata, self->buf, a->ns[0], io_off, 32, ~self->seed);
+}
+
+/* Three commands fill a queue of four; reap them, twelve times over. */
+static void full_rounds(struct __test_metadata *_metadata, struct holder *h,
+			__u8 opcode, unsigned int rounds, uint64_t seed)
+{
+	unsigned int r, k, n = h->a.depth - 1;
+	struct lease_cqe cqe;
+
+	for (r = 0; r < rounds; r++) {
+		for (k = 0; k < n; k++)
+			holder_queue_chunk(h, opcode,
+					   (off_t)(r * n + k) * CHUNK, seed);
+		ASSERT_TRUE(holder_sq_full(h));
+		holder_ring(h);
+		for (k = 0; k < n; k++) {
+			ASSERT_EQ(0, holder_reap(h, &cqe));
+			ASSERT_EQ(0, cqe.status >> 1) {
+				TH_LOG("round %u: status 0x%x", r, cqe.status);
+			}
+			if (opcode == OPC_READ)
+				EXPECT_TRUE(holder_slot_ok(h, cqe.cid, seed));
+		}
+		/* every entry fetched: the last completion says so */
+		EXPECT_EQ(h->sq_tail, h->sq_head);
+	}
+}
+
+TEST_F_TIMEOUT(lease, depth_full, TEST_SECS)
+{
+	struct lease_ctrl *a = &self->c[CTRL_A];
+	struct holder *h = &self->h[0];
+	unsigned int rounds = 8;
+
+	open_holder(_metadata, h, a, 1, 4);
+	full_rounds(_metadata, h, OPC_WRITE, rounds, self->seed);
+	check_disk(_metadata, self->buf, a->ns[0], 0, rounds * 3, self->seed);
+	full_rounds(_metadata, h, OPC_READ, rounds, self->seed);
+	/* 48 completions in a queue of 4 */
+	EXPECT_EQ(2 * rounds * 3 / 4, h->wraps);
+	EXPECT_EQ(0, h->outstanding);
+}
+
+TEST_F_TIMEOUT(lease, refuse_unprivileged, TEST_SECS)
+{
+	struct lease_ctrl *a = &self->c[CTRL_A];
+	struct holder *h = &self->h[0];
+	struct nvme_lease_args args;
+	int pipefd[2], res[2] = { 0, 0 }, status;
+	pid_t pid;
+
+	open_holder(_metadata, h, a, 1, 4);
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		/* the controller's fd stays open; the capabilities go */
+		close(pipefd[0]);
+		if (setgid(NOBODY) || setuid(NOBODY))
+			_exit(1);
+		res[0] = lease_take(a->fd, 1, 4, CHUNK, &args);
+		res[1] = lease_revoke(a->fd, h->a.qid);
+		_exit(write(pipefd[1], res, sizeof(res)) != sizeof(res));
+	}
+	close(pipefd[1]);
+	EXPECT_EQ(sizeof(res), read(pipefd[0], res, sizeof(res)));
+	close(pipefd[0]);
+	ASSERT_EQ(pid, p2p_waitpid_bounded(pid, &status, 30));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	EXPECT_EQ(-EACCES, res[0]);
+	EXPECT_EQ(-EACCES, res[1]);
+
+	/* the child's copies of the lease are gone, the lease is not */
+	EXPECT_EQ(0, lease_events(h->fd, 0));
+	lease_io(_metadata, h, OPC_WRITE, 0, 8, self->seed);
+	check_disk(_metadata, self->buf, a->ns[0], 0, 8, self->seed);
+}
+
+TEST_F_TIMEOUT(lease, refuse_unknown_namespace, TEST_SECS)
+{
+	struct nvme_lease_args args;
+
+	EXPECT_EQ(-ENODEV, lease_take(self->c[CTRL_A].fd, 99, 4, CHUNK, &args));
+}
+
+TEST_F_TIMEOUT(lease, refuse_bad_arguments, TEST_SECS)
+{
+	static const __u32 bad_depths[] = { 0, 1, 65537, 70000 };
+	struct nvme_lease_args good = {
+		.nsid = 1, .depth = 4, .data_size = CHUNK,
+	}, args;
+	int fd = self->c[CTRL_A].fd, ret;
+	unsigned int i;
+
+	args = good;
+	args.flags = 1;
+	EXPECT_EQ(-EINVAL, lease_take_raw(fd, &args));
+	for (i = 0; i < ARRAY_SIZE(good.rsvd); i++) {
+		args = good;
+		args.rsvd[i] = 1;
+		EXPECT_EQ(-EINVAL, lease_take_raw(fd, &args)) {
+			TH_LOG("rsvd[%u] = 1", i);
+		}
+	}
+	for (i = 0; i < ARRAY_SIZE(bad_depths); i++) {
+		args = good;
+		args.depth = bad_depths[i];
+		EXPECT_EQ(-EINVAL, lease_take_raw(fd, &args)) {
+			TH_LOG("depth %u", bad_depths[i]);
+		}
+	}
+	/* none of them kept anything */
+	args = good;
+	ret = lease_take_raw(fd, &args);
+	ASSERT_LE(0, ret) {
+		TH_LOG("valid lease after the refusals: %s", strerror(-ret));
+	}
+	close(ret);
+}
+
+TEST_F_TIMEOUT(lease, refuse_all_queues_leased, TEST_SECS)
+{
+	struct nvme_lease_args args;
+	int ctrl = self->c[CTRL_A].fd, fd[3], i;
+
+	/* lease_queues=2: two live leases hold every queue kept */
+	for (i = 0; i < 2; i++) {
+		fd[i] = lease_take(ctrl, i + 1, 4, CHUNK, &args);
+		ASSERT_LE(0, fd[i]) {
+			TH_LOG("lease %d: %s", i, strerror(-fd[i]));
+		}
+	}
+	EXPECT_EQ(-EBUSY, lease_take(ctrl, 1, 4, CHUNK, &args));
+	close(fd[0]);
+	fd[2] = lease_take(ctrl, 1, 4, CHUNK, &args);
+	EXPECT_LE(0, fd[2]);
+	if (fd[2] >= 0)
+		close(fd[2]);
+	close(fd[1]);
+}
+
+/*
+ * The text of a /dev/kmsg record ("prio,seq,time,flags;text\n" and then
+ * " KEY=value" lines, which name the device of any dev_printk()).
+ */
+static char *kmsg_text(char *rec)
+{
+	char *text = strchr(rec, ';');
+
+	text = text ? text + 1 : rec;
+	text[strcspn(text, "\n")] = '\0';
+	return text;
+}
+
+TEST_F_TIMEOUT(lease, refuse_unreachable_p2pmem, TEST_SECS)
+{
+	struct lease_ctrl *d = &self->c[CTRL_D];
+	struct nvme_lease_args args;
+	char rec[P2P_KMSG_REC];
+	int kmsg, ret, lines = 0;
+
+	kmsg = p2p_kmsg_open();
+	ASSERT_LE(0, kmsg);
+	ret = lease_take(d->fd, 1, 4, CHUNK, &args);
+	if (ret >= 0)
+		close(ret);
+	EXPECT_EQ(-EREMOTEIO, ret);
+	/* the reason is logged, naming D */
+	while (p2p_kmsg_next(kmsg, rec, sizeof(rec))) {
+		char *text = kmsg_text(rec);
+
+		if (!strstr(text, d->bdf))
+			continue;
+		lines++;
+		TH_LOG("kmsg: %s", text);
+	}
+	close(kmsg);
+	EXPECT_LE(1, lines) {
+		TH_LOG("no kernel log line names %s (NVMe D, %s)", d->bdf,
+		       d->name);
+	}
+}
+
+TEST_F_TIMEOUT(lease, revoke_on_reset, TEST_SECS)
+{
+	struct lease_ctrl *a = &self->c[CTRL_A];
+	struct holder *h = &self->h[0];
+	struct timespec t0;
+	int ev, ret;
+
+	open_holder(_metadata, h, a, 1, 8);
+	lease_io(_metadata, h, OPC_WRITE, 0, 16, self->seed);
+	ASSERT_EQ(0, ioctl(a->fd, NVME_IOCTL_RESET)) {
+		TH_LOG("NVME_IOCTL_RESET on %s: %s", a->name, strerror(errno));
+	}
+	ev = lease_wait_revoked(h->fd, REVOKE_MS);
+	EXPECT_EQ(POLLERR | POLLHUP, ev & (POLLERR | POLLHUP));
+	expect_mappings_gone(_metadata, h);
+
+	/* the namespace comes back to the kernel */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		ret = disk_put(self->buf, a->ns[0], 0, 16, ~self->seed);
+		if (!ret)
+			ret = disk_check(self->buf, a->ns[0], 0, 16,
+					 ~self->seed);
+		if (ret)
+			p2p_msleep(200);
+	} while (ret && ms_since(&t0) < NS_BACK_MS);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("%s after the reset: %d", a->ns[0], ret);
+	}
+
+	holder_close(h);
+	EXPECT_EQ(self->avail0[CTRL_A],
+		  p2p_wait_attr(a->bdf, "available", self->avail0[CTRL_A],
+				2000));
+	EXPECT_EQ(self->avail0[CTRL_B],
+		  p2p_wait_attr(self->c[CTRL_B].bdf, "available",
+				self->avail0[CTRL_B], 2000));
+
+	/* a fresh lease on the reset controller */
+	open_holder(_metadata, h, a, 1, 8);
+	lease_io(_metadata, h, OPC_WRITE, 0, 32, self->seed);
+	check_disk(_metadata, self->buf, a->ns[0], 0, 32, self->seed);
+	lease_io(_metadata, h, OPC_READ, 0, 32, self->seed);
+}
+
+TEST_HARNESS_MAIN
