@@ -814,6 +814,16 @@ static void nvme_dbbuf_off(struct nvme_dev *dev)
 	for (i = 1; i < dev->nr_allocated_queues; i++)
 		nvme_dbbuf_free(&dev->queues[i]);
 }
+
+/* Take lease_queues for this (re)start; shadow doorbells only without. */
+static void nvme_pci_lease_prepare(struct nvme_dev *dev)
+{
+	dev->nr_lease_queues = nvme_lease_queues_wanted();
+	if (dev->nr_lease_queues)
+		nvme_dbbuf_off(dev);
+	else
+		nvme_dbbuf_dma_alloc(dev);
+}
 """
 LEASE_UP = """	geo.first_qid = first_lease;
 	geo.nr = leased;
@@ -876,13 +886,9 @@ def step_nvme_lease(f):
 	}
 }
 """, LEASE_DBBUF_OFF)
-    t = replace(t, "	nvme_dbbuf_dma_alloc(dev);\n\n	result = nvme_setup_host_mem(dev);\n",
-                "	dev->nr_lease_queues = nvme_lease_queues_wanted();\n"
-                "	if (dev->nr_lease_queues)\n"
-                "		nvme_dbbuf_off(dev);\n"
-                "	else\n"
-                "		nvme_dbbuf_dma_alloc(dev);\n\n"
-                "	result = nvme_setup_host_mem(dev);\n")
+    # Probe and reset both set up the doorbell buffer before the queues.
+    assert t.count("\n	nvme_dbbuf_dma_alloc(dev);\n") == 2
+    t = t.replace("\n	nvme_dbbuf_dma_alloc(dev);\n", "\n	nvme_pci_lease_prepare(dev);\n")
     t = replace(t, """	struct nvme_queue *adminq = &dev->queues[0];
 	struct pci_dev *pdev = to_pci_dev(dev->dev);
 	unsigned int nr_io_queues;
