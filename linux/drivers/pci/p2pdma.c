@@ -696,6 +696,92 @@ int pci_p2pdma_distance_many(struct pci_dev *provider, struct device **clients,
 EXPORT_SYMBOL_GPL(pci_p2pdma_distance_many);
 
 /**
+ * pci_p2pdma_map_resource() - map a peer's register range for a device's DMA
+ * @target: the PCI device whose memory BAR holds the range
+ * @phys: CPU physical address of the range
+ * @size: its length in bytes
+ * @initiator: the device that will access the range by DMA
+ * @dir: the direction of that DMA
+ * @addr: where to store the address @initiator must use
+ *
+ * For a range of a peer that is not p2pmem, such as the doorbell registers
+ * of an NVMe controller that another device rings.  The P2PDMA verdict
+ * between @target and @initiator decides, as it does for p2pmem: the PCI
+ * bus address when the traffic stays below a common upstream device, a
+ * mapping by dma_map_resource() (through any IOMMU) when it crosses a host
+ * bridge that routes peer-to-peer traffic, and a refusal, logged with its
+ * reason, otherwise.
+ *
+ * Return: the map type (%PCI_P2PDMA_MAP_BUS_ADDR or
+ * %PCI_P2PDMA_MAP_THRU_HOST_BRIDGE), to be passed to
+ * pci_p2pdma_unmap_resource(); -EINVAL if the range is not inside one
+ * memory BAR of @target, -EREMOTEIO if @initiator cannot reach it, -ENOMEM
+ * if the DMA mapping fails.
+ */
+int pci_p2pdma_map_resource(struct pci_dev *target, phys_addr_t phys,
+			    size_t size, struct device *initiator,
+			    enum dma_data_direction dir, dma_addr_t *addr)
+{
+	struct p2pdma_verdict v;
+	struct pci_dev *client;
+	int bar;
+
+	if (!size || phys + size - 1 < phys)
+		return -EINVAL;
+	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
+		struct resource *r = pci_resource_n(target, bar);
+
+		if ((r->flags & IORESOURCE_MEM) && phys >= r->start &&
+		    phys + size - 1 <= r->end)
+			break;
+	}
+	if (bar == PCI_STD_NUM_BARS)
+		return -EINVAL;
+
+	client = p2pdma_pci_parent(initiator);
+	if (!client) {
+		dev_warn(initiator,
+			 "peer-to-peer DMA with %s refused: not a PCI device, nor below one\n",
+			 pci_name(target));
+		return -EREMOTEIO;
+	}
+	p2pdma_judge_cached(target, client, true, &v);
+	pci_dev_put(client);
+
+	switch (v.map) {
+	case PCI_P2PDMA_MAP_BUS_ADDR:
+		*addr = pci_bus_address(target, bar) +
+			(phys - pci_resource_start(target, bar));
+		return v.map;
+	case PCI_P2PDMA_MAP_THRU_HOST_BRIDGE:
+		*addr = dma_map_resource(initiator, phys, size, dir, 0);
+		if (dma_mapping_error(initiator, *addr))
+			return -ENOMEM;
+		return v.map;
+	default:
+		return -EREMOTEIO;
+	}
+}
+EXPORT_SYMBOL_GPL(pci_p2pdma_map_resource);
+
+/**
+ * pci_p2pdma_unmap_resource() - undo pci_p2pdma_map_resource()
+ * @initiator: the device it was mapped for
+ * @addr: the address it returned
+ * @size: the size it was given
+ * @dir: the direction it was given
+ * @map: the map type it returned
+ */
+void pci_p2pdma_unmap_resource(struct device *initiator, dma_addr_t addr,
+			       size_t size, enum dma_data_direction dir,
+			       int map)
+{
+	if (map == PCI_P2PDMA_MAP_THRU_HOST_BRIDGE)
+		dma_unmap_resource(initiator, addr, size, dir, 0);
+}
+EXPORT_SYMBOL_GPL(pci_p2pdma_unmap_resource);
+
+/**
  * pci_has_p2pmem() - whether a device offers P2P memory to other drivers
  * @pdev: device to check
  *
