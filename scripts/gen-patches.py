@@ -800,6 +800,37 @@ def step_find_except(f):
     f[h] = insert_before(f[h], anchor, "\n" + FIND_EXCEPT_STUB + "\n")
 
 
+MAP_RESOURCE_DECL = """int pci_p2pdma_map_resource(struct pci_dev *target, phys_addr_t phys,
+			    size_t size, struct device *initiator,
+			    enum dma_data_direction dir, dma_addr_t *addr);
+void pci_p2pdma_unmap_resource(struct device *initiator, dma_addr_t addr,
+			       size_t size, enum dma_data_direction dir,
+			       int map);
+"""
+MAP_RESOURCE_STUB = """static inline int pci_p2pdma_map_resource(struct pci_dev *target,
+					  phys_addr_t phys, size_t size,
+					  struct device *initiator,
+					  enum dma_data_direction dir,
+					  dma_addr_t *addr)
+{
+	return -EREMOTEIO;
+}
+
+static inline void pci_p2pdma_unmap_resource(struct device *initiator,
+					     dma_addr_t addr, size_t size,
+					     enum dma_data_direction dir,
+					     int map)
+{
+}
+"""
+
+
+def step_map_resource(f):
+    h = "include/linux/pci-p2pdma.h"
+    f[h] = insert_after(f[h], FIND_EXCEPT_DECL, MAP_RESOURCE_DECL)
+    f[h] = insert_after(f[h], FIND_EXCEPT_STUB + "\n", MAP_RESOURCE_STUB + "\n")
+
+
 LEASE_DBBUF_OFF = """
 /*
  * While queues are kept for leases the controller must not use shadow
@@ -948,6 +979,35 @@ def step_nvme_lease(f):
 	/* Without it the controller only refuses leases. */
 	dev->leases = nvme_lease_ctrl_alloc(&dev->ctrl, pdev);
 	return dev;
+""")
+    t = replace(t, """	BUILD_BUG_ON(nvme_pci_npages_prp() > NVME_MAX_NR_ALLOCATIONS);
+
+	return pci_register_driver(&nvme_driver);
+}
+""", """	BUILD_BUG_ON(nvme_pci_npages_prp() > NVME_MAX_NR_ALLOCATIONS);
+
+	/* Leases end when the memory they use or their holder goes away. */
+	ret = nvme_lease_init();
+	if (ret)
+		return ret;
+	ret = pci_register_driver(&nvme_driver);
+	if (ret)
+		nvme_lease_exit();
+	return ret;
+}
+""")
+    t = replace(t, """static int __init nvme_init(void)
+{
+""", """static int __init nvme_init(void)
+{
+	int ret;
+
+""")
+    t = replace(t, """	pci_unregister_driver(&nvme_driver);
+	flush_workqueue(nvme_wq);
+""", """	pci_unregister_driver(&nvme_driver);
+	nvme_lease_exit();
+	flush_workqueue(nvme_wq);
 """)
     t = replace(t, """	nvme_remove_namespaces(&dev->ctrl);
 	nvme_dev_disable(dev, true);
@@ -1136,7 +1196,19 @@ to be unsuitable: an NVMe controller whose own CMB may not hold
 completion queues wants the nearest other provider for them.  Add
 pci_p2pmem_find_except(), pci_p2pmem_find_many() with one provider
 left out; pci_p2pmem_find_many() becomes its special case."""),
-    ("0019-nvme-pci-queue-leases.patch", step_nvme_lease,
+    ("0019-pci-p2pdma-map-resource.patch", step_map_resource,
+     "PCI/P2PDMA: map a peer's registers for a device's DMA",
+     """A device that drives another one by itself, an accelerator ringing an
+NVMe controller's doorbells for instance, needs the address at which it
+reaches the other device's registers.  That is the same question the
+P2PDMA verdict answers for p2pmem: the bus address below a common
+switch, a mapping through the host bridge (and the IOMMU) where that
+routes peer-to-peer traffic, or no way at all.
+
+Add pci_p2pdma_map_resource() and pci_p2pdma_unmap_resource() for a
+range inside a memory BAR that is not p2pmem.  A refusal is logged with
+its reason, as for p2pmem."""),
+    ("0020-nvme-pci-queue-leases.patch", step_nvme_lease,
      "nvme-pci: lease I/O queue pairs in P2P memory to a holder",
      """An accelerator, or a user-space driver, that wants to submit NVMe
 commands itself today unbinds the kernel driver, takes the device
@@ -1152,10 +1224,15 @@ provider's P2P memory; the completion queue in P2P memory that may hold
 it, else in host memory; a data buffer in P2P memory.  It returns a file
 whose mmap gives the queues, the buffer and the queues' doorbell page,
 and which tells the buffer's address as the controller sees it.  The
-holder then needs no system call per command.
+holder then needs no system call per command.  A driver of another PCI
+device can hold a lease too (nvme_lease_get(), <linux/nvme-lease.h>):
+the memory is then placed within reach of both devices and mapped for
+the holder's device, doorbells included.
 
 The kernel stays in control: closing the file, NVME_IOCTL_LEASE_REVOKE,
-a controller reset or timeout recovery, and removal end the lease.  The
+a controller reset or timeout recovery, removal of the controller, and
+the unbind or removal of a device that provides the lease's memory or
+holds it end the lease.  The
 holder is fenced first (its mappings are zapped and fault with SIGBUS,
 poll() reports EPOLLERR | EPOLLHUP), then the queues are deleted, which
 aborts what is left in them, or die with the disabled controller, and

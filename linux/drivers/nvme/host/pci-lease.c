@@ -37,6 +37,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/nvme.h>
+#include <linux/nvme-lease.h>
 #include <linux/nvme_lease.h>
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
@@ -70,6 +71,7 @@ MODULE_PARM_DESC(lease_queues,
 		 "I/O queue pairs each controller keeps for leases (0-16, taken at controller reset)");
 
 struct nvme_lease_ctrl {
+	struct list_head node;		/* on nvme_lease_ctrls */
 	struct kref ref;
 	struct mutex lock;		/* see "Locking" above */
 	struct rw_semaphore admin_sem;
@@ -82,20 +84,27 @@ struct nvme_lease_ctrl {
 	bool up;
 };
 
-/* A piece of lease memory and where the controller sees it. */
+/* Every controller's leases, for nvme_lease_get(). */
+static LIST_HEAD(nvme_lease_ctrls);
+static DEFINE_MUTEX(nvme_lease_ctrls_lock);
+
+/* A piece of lease memory and where the controller and the holder see it. */
 struct nvme_lease_mem {
 	struct pci_dev *provider;	/* NULL: host memory */
 	void *vaddr;
 	struct page *page;		/* host memory only */
 	size_t size;
-	struct scatterlist sg;
+	struct scatterlist sg;		/* mapped for the controller */
+	struct scatterlist hsg;		/* mapped for the holder device */
 	bool mapped;
+	bool hmapped;
 };
 
 struct nvme_lease {
 	struct kref ref;
 	struct nvme_lease_ctrl *lc;
 	struct list_head node;		/* on lc->leases while it holds a qid */
+	struct list_head gone;		/* nvme_lease_device_gone()'s list */
 	struct mutex lock;		/* guards revoked */
 	bool revoked;
 	bool queues;			/* the queues may exist on the controller */
@@ -106,6 +115,14 @@ struct nvme_lease {
 	u32 nsid;
 	struct nvme_lease_mem sq, cq, data;
 	phys_addr_t db_phys;		/* page of the doorbells */
+	struct device *holder;		/* the holder's device, or NULL */
+	int db_map;			/* pci_p2pdma_map_resource() of the doorbells */
+	dma_addr_t db_addr;
+	void (*revoke)(struct nvme_lease *lease, void *priv);
+	void *priv;
+	bool revoke_called;
+	bool revoke_done;
+	struct nvme_lease_info info;
 	struct nvme_lease_args args;
 	struct address_space *mapping;
 	wait_queue_head_t wait;
@@ -137,12 +154,19 @@ struct nvme_lease_ctrl *nvme_lease_ctrl_alloc(struct nvme_ctrl *ctrl,
 	INIT_LIST_HEAD(&lc->leases);
 	lc->ctrl = ctrl;
 	lc->pdev = pci_dev_get(pdev);
+	mutex_lock(&nvme_lease_ctrls_lock);
+	list_add_tail(&lc->node, &nvme_lease_ctrls);
+	mutex_unlock(&nvme_lease_ctrls_lock);
 	return lc;
 }
 
-static void nvme_lease_mem_free(struct nvme_lease_ctrl *lc,
-				struct nvme_lease_mem *m)
+static void nvme_lease_mem_free(struct nvme_lease *l, struct nvme_lease_mem *m)
 {
+	struct nvme_lease_ctrl *lc = l->lc;
+
+	if (m->hmapped)
+		dma_unmap_sg(l->holder, &m->hsg, 1, DMA_BIDIRECTIONAL);
+	m->hmapped = false;
 	if (m->mapped)
 		dma_unmap_sg(&lc->pdev->dev, &m->sg, 1, DMA_BIDIRECTIONAL);
 	m->mapped = false;
@@ -162,11 +186,12 @@ static void nvme_lease_mem_free(struct nvme_lease_ctrl *lc,
  * reference the caller took) or, when @provider is NULL and @host is set,
  * host pages; mapped for the controller.
  */
-static int nvme_lease_mem_alloc(struct nvme_lease_ctrl *lc,
-				struct nvme_lease_mem *m,
+static int nvme_lease_mem_alloc(struct nvme_lease *l, struct nvme_lease_mem *m,
 				struct pci_dev *provider, bool host,
 				size_t size)
 {
+	struct nvme_lease_ctrl *lc = l->lc;
+
 	m->size = PAGE_ALIGN(size);
 	if (provider) {
 		m->vaddr = pci_alloc_p2pmem(provider, m->size);
@@ -187,10 +212,19 @@ static int nvme_lease_mem_alloc(struct nvme_lease_ctrl *lc,
 	memset(m->vaddr, 0, m->size);
 	sg_init_one(&m->sg, m->vaddr, m->size);
 	if (dma_map_sg(&lc->pdev->dev, &m->sg, 1, DMA_BIDIRECTIONAL) != 1) {
-		nvme_lease_mem_free(lc, m);
+		nvme_lease_mem_free(l, m);
 		return -EREMOTEIO;
 	}
 	m->mapped = true;
+	if (!l->holder)
+		return 0;
+	/* The same memory as the holder's device reaches it. */
+	sg_init_one(&m->hsg, m->vaddr, m->size);
+	if (dma_map_sg(l->holder, &m->hsg, 1, DMA_BIDIRECTIONAL) != 1) {
+		nvme_lease_mem_free(l, m);
+		return -EREMOTEIO;
+	}
+	m->hmapped = true;
 	return 0;
 }
 
@@ -199,44 +233,80 @@ static u32 nvme_lease_mem_kind(struct nvme_lease_mem *m)
 	return m->provider ? NVME_LEASE_MEM_P2PMEM : NVME_LEASE_MEM_HOST;
 }
 
-/* Log why no provider of p2pmem can serve this controller. */
-static void nvme_lease_explain(struct nvme_lease_ctrl *lc)
+/* Log why no provider of p2pmem can serve this controller (and holder). */
+static void nvme_lease_explain(struct nvme_lease *l)
 {
-	struct device *client = &lc->pdev->dev;
+	struct nvme_lease_ctrl *lc = l->lc;
+	struct device *clients[2] = { &lc->pdev->dev, l->holder };
 	struct pci_dev *p = NULL;
 	bool any = false;
 
-	pci_info(lc->pdev,
-		 "queue lease refused: no p2pmem within reach of this controller\n");
+	if (l->holder)
+		pci_info(lc->pdev,
+			 "queue lease refused: no p2pmem within reach of this controller and %s\n",
+			 dev_name(l->holder));
+	else
+		pci_info(lc->pdev,
+			 "queue lease refused: no p2pmem within reach of this controller\n");
 	for_each_pci_dev(p) {
 		if (!pci_has_p2pmem(p))
 			continue;
 		any = true;
 		/* Verbose: logs the reason of each refusal. */
-		pci_p2pdma_distance_many(p, &client, 1, true);
+		pci_p2pdma_distance_many(p, clients, l->holder ? 2 : 1, true);
 	}
 	if (!any)
 		pci_info(lc->pdev, "queue lease refused: no device publishes p2pmem\n");
 }
 
+/* Phys address of the submission queue tail doorbell of @qid. */
+static phys_addr_t nvme_lease_sq_db(struct nvme_lease_ctrl *lc, u16 qid)
+{
+	return pci_resource_start(lc->pdev, 0) + NVME_REG_DBS +
+		(phys_addr_t)qid * 2 * lc->geo.db_stride;
+}
+
+/* Both doorbells as the holder's device writes them. */
+static int nvme_lease_map_doorbells(struct nvme_lease *l)
+{
+	int map;
+
+	if (!l->holder)
+		return 0;
+	map = pci_p2pdma_map_resource(l->lc->pdev, nvme_lease_sq_db(l->lc, l->qid),
+				      l->lc->geo.db_stride + sizeof(u32),
+				      l->holder, DMA_BIDIRECTIONAL, &l->db_addr);
+	if (map < 0)
+		return map;
+	l->db_map = map;
+	return 0;
+}
+
 static int nvme_lease_alloc_all(struct nvme_lease *l, size_t data_size)
 {
 	struct nvme_lease_ctrl *lc = l->lc;
-	struct device *client = &lc->pdev->dev;
-	struct pci_dev *own = pci_has_p2pmem(lc->pdev) ? lc->pdev : NULL;
+	struct device *clients[2] = { &lc->pdev->dev, l->holder };
+	int nc = l->holder ? 2 : 1;
+	struct pci_dev *own = NULL;
 	struct pci_dev *p;
 	int ret;
+
+	/* The controller's own CMB, if the holder reaches it too. */
+	if (pci_has_p2pmem(lc->pdev) &&
+	    (!l->holder ||
+	     pci_p2pdma_distance_many(lc->pdev, &l->holder, 1, false) >= 0))
+		own = lc->pdev;
 
 	/* The submission queue: the own CMB if it may hold one, else the nearest. */
 	if (own && lc->geo.cmb_sqs)
 		p = pci_dev_get(own);
 	else
-		p = pci_p2pmem_find_except(&client, 1, own);
+		p = pci_p2pmem_find_except(clients, nc, own);
 	if (!p) {
-		nvme_lease_explain(lc);
+		nvme_lease_explain(l);
 		return -EREMOTEIO;
 	}
-	ret = nvme_lease_mem_alloc(lc, &l->sq, p, false,
+	ret = nvme_lease_mem_alloc(l, &l->sq, p, false,
 				   l->depth * sizeof(struct nvme_command));
 	if (ret)
 		return ret;
@@ -245,30 +315,38 @@ static int nvme_lease_alloc_all(struct nvme_lease *l, size_t data_size)
 	if (own && lc->geo.cmb_cqs)
 		p = pci_dev_get(own);
 	else
-		p = pci_p2pmem_find_except(&client, 1, own);
-	ret = nvme_lease_mem_alloc(lc, &l->cq, p, true,
+		p = pci_p2pmem_find_except(clients, nc, own);
+	ret = nvme_lease_mem_alloc(l, &l->cq, p, true,
 				   l->depth * sizeof(struct nvme_completion));
 	if (ret == -ENOMEM && p)
-		ret = nvme_lease_mem_alloc(lc, &l->cq, NULL, true,
+		ret = nvme_lease_mem_alloc(l, &l->cq, NULL, true,
 					   l->depth * sizeof(struct nvme_completion));
 	if (ret)
 		return ret;
 
 	if (!data_size)
-		return 0;
-	p = own ? pci_dev_get(own) : pci_p2pmem_find_many(&client, 1);
+		return nvme_lease_map_doorbells(l);
+	p = own ? pci_dev_get(own) : pci_p2pmem_find_many(clients, nc);
 	if (!p) {
-		nvme_lease_explain(lc);
+		nvme_lease_explain(l);
 		return -EREMOTEIO;
 	}
-	return nvme_lease_mem_alloc(lc, &l->data, p, false, data_size);
+	ret = nvme_lease_mem_alloc(l, &l->data, p, false, data_size);
+	if (ret)
+		return ret;
+	return nvme_lease_map_doorbells(l);
 }
 
 static void nvme_lease_free_all(struct nvme_lease *l)
 {
-	nvme_lease_mem_free(l->lc, &l->data);
-	nvme_lease_mem_free(l->lc, &l->cq);
-	nvme_lease_mem_free(l->lc, &l->sq);
+	if (l->db_map > 0)
+		pci_p2pdma_unmap_resource(l->holder, l->db_addr,
+					  l->lc->geo.db_stride + sizeof(u32),
+					  DMA_BIDIRECTIONAL, l->db_map);
+	l->db_map = 0;
+	nvme_lease_mem_free(l, &l->data);
+	nvme_lease_mem_free(l, &l->cq);
+	nvme_lease_mem_free(l, &l->sq);
 }
 
 static void nvme_lease_release(struct kref *ref)
@@ -285,12 +363,27 @@ static void nvme_lease_release(struct kref *ref)
  */
 static void nvme_lease_fence(struct nvme_lease *l)
 {
+	bool call;
+
 	mutex_lock(&l->lock);
 	l->revoked = true;
+	call = l->revoke && !l->revoke_called;
+	l->revoke_called = true;
 	mutex_unlock(&l->lock);
 	if (l->mapping)
 		unmap_mapping_range(l->mapping, 0, 0, 1);
 	wake_up_all(&l->wait);
+	/*
+	 * The holder device stops its DMA before the queues and memory go;
+	 * whoever gets here while another task runs the callback waits for it.
+	 */
+	if (call) {
+		l->revoke(l, l->priv);
+		WRITE_ONCE(l->revoke_done, true);
+		wake_up_all(&l->wait);
+	} else if (l->revoke) {
+		wait_event(l->wait, READ_ONCE(l->revoke_done));
+	}
 }
 
 /* Mark queue @qid taken or free, if this incarnation keeps it for leases. */
@@ -369,6 +462,9 @@ void nvme_lease_ctrl_free(struct nvme_lease_ctrl *lc)
 {
 	if (!lc)
 		return;
+	mutex_lock(&nvme_lease_ctrls_lock);
+	list_del(&lc->node);
+	mutex_unlock(&nvme_lease_ctrls_lock);
 	down_write(&lc->admin_sem);
 	lc->ctrl = NULL;
 	up_write(&lc->admin_sem);
@@ -492,14 +588,90 @@ static void nvme_lease_end(struct nvme_lease *l)
 	mutex_unlock(&lc->lock);
 }
 
+/* Whether @l depends on @dev: memory it provides, or the holder. */
+static bool nvme_lease_uses(struct nvme_lease *l, struct device *dev)
+{
+	struct nvme_lease_mem *m[] = { &l->sq, &l->cq, &l->data };
+	int i;
+
+	if (l->holder == dev)
+		return true;
+	for (i = 0; i < ARRAY_SIZE(m); i++)
+		if (m[i]->provider && &m[i]->provider->dev == dev)
+			return true;
+	return false;
+}
+
+/*
+ * @dev loses its driver or goes away: end every lease whose memory it
+ * provides, or whose holder it is, before its driver's teardown waits for
+ * its p2pmem.  The controller's own removal goes through
+ * nvme_lease_ctrl_down() instead.
+ */
+static void nvme_lease_device_gone(struct device *dev)
+{
+	struct nvme_lease_ctrl *lc;
+	struct nvme_lease *l, *next;
+	LIST_HEAD(doomed);
+
+	mutex_lock(&nvme_lease_ctrls_lock);
+	list_for_each_entry(lc, &nvme_lease_ctrls, node) {
+		if (&lc->pdev->dev == dev)
+			continue;
+		mutex_lock(&lc->lock);
+		list_for_each_entry(l, &lc->leases, node) {
+			if (l->admin || l->revoked || !nvme_lease_uses(l, dev))
+				continue;
+			kref_get(&l->ref);
+			list_add_tail(&l->gone, &doomed);
+		}
+		mutex_unlock(&lc->lock);
+	}
+	mutex_unlock(&nvme_lease_ctrls_lock);
+
+	list_for_each_entry_safe(l, next, &doomed, gone) {
+		list_del(&l->gone);
+		pci_info(l->lc->pdev, "lease of queue %u revoked: %s goes away\n",
+			 l->qid, dev_name(dev));
+		nvme_lease_end(l);
+		kref_put(&l->ref, nvme_lease_release);
+	}
+}
+
+static int nvme_lease_bus_notify(struct notifier_block *nb,
+				 unsigned long action, void *data)
+{
+	switch (action) {
+	case BUS_NOTIFY_UNBIND_DRIVER:
+	case BUS_NOTIFY_DEL_DEVICE:
+		nvme_lease_device_gone(data);
+		return NOTIFY_OK;
+	default:
+		return NOTIFY_DONE;
+	}
+}
+
+static struct notifier_block nvme_lease_nb = {
+	.notifier_call = nvme_lease_bus_notify,
+};
+
+int nvme_lease_init(void)
+{
+	return bus_register_notifier(&pci_bus_type, &nvme_lease_nb);
+}
+
+void nvme_lease_exit(void)
+{
+	bus_unregister_notifier(&pci_bus_type, &nvme_lease_nb);
+}
+
 /* Offsets of the regions of a lease file, in bytes. */
 static void nvme_lease_layout(struct nvme_lease *l)
 {
 	struct nvme_lease_args *a = &l->args;
 	u32 stride = l->lc->geo.db_stride;
-	u64 sq_db = NVME_REG_DBS + (u64)l->qid * 2 * stride;
-	u64 cq_db = sq_db + stride;
-	phys_addr_t bar = pci_resource_start(l->lc->pdev, 0);
+	phys_addr_t sq_db = nvme_lease_sq_db(l->lc, l->qid);
+	phys_addr_t cq_db = sq_db + stride;
 
 	a->qid = l->qid;
 	a->depth = l->depth;
@@ -513,10 +685,34 @@ static void nvme_lease_layout(struct nvme_lease *l)
 	a->data_size = l->data.size;
 	a->data_addr = l->data.size ? sg_dma_address(&l->data.sg) : 0;
 	a->db_off = a->data_off + a->data_size;
-	l->db_phys = (bar + sq_db) & PAGE_MASK;
-	a->sq_db = (bar + sq_db) - l->db_phys;
-	a->cq_db = (bar + cq_db) - l->db_phys;
+	l->db_phys = sq_db & PAGE_MASK;
+	a->sq_db = sq_db - l->db_phys;
+	a->cq_db = cq_db - l->db_phys;
 	a->db_size = PAGE_ALIGN(a->cq_db + sizeof(u32));
+}
+
+/* What an in-kernel holder gets: its own addresses, or the controller's. */
+static void nvme_lease_fill_info(struct nvme_lease *l)
+{
+	struct nvme_lease_info *i = &l->info;
+	bool h = l->holder;
+
+	i->qid = l->qid;
+	i->depth = l->depth;
+	i->nsid = l->nsid;
+	i->lba_shift = l->args.lba_shift;
+	i->sq = l->sq.vaddr;
+	i->cq = l->cq.vaddr;
+	i->data = l->data.vaddr;
+	i->data_size = l->data.size;
+	i->sq_addr = sg_dma_address(h ? &l->sq.hsg : &l->sq.sg);
+	i->cq_addr = sg_dma_address(h ? &l->cq.hsg : &l->cq.sg);
+	if (l->data.size) {
+		i->data_addr = sg_dma_address(h ? &l->data.hsg : &l->data.sg);
+		i->data_ctrl_addr = sg_dma_address(&l->data.sg);
+	}
+	i->sq_db_addr = h ? l->db_addr : nvme_lease_sq_db(l->lc, l->qid);
+	i->cq_db_addr = i->sq_db_addr + l->lc->geo.db_stride;
 }
 
 /* The page frame of page @pgoff of the lease file, or 0. */
@@ -661,14 +857,22 @@ static int nvme_lease_take_qid(struct nvme_lease_ctrl *lc, struct nvme_lease *l)
 	return 0;
 }
 
+/*
+ * Make a lease of @a's namespace and depth, for the holder @req names (NULL:
+ * user space, or the CPU).  @a comes back with the namespace's block size.
+ */
 static struct nvme_lease *nvme_lease_create(struct nvme_lease_ctrl *lc,
-					    struct nvme_lease_args *a)
+					    struct nvme_lease_args *a,
+					    const struct nvme_lease_request *req)
 {
+	struct nvme_ns *ns = NULL;
 	struct nvme_lease *l;
-	struct nvme_ns *ns;
 	int ret;
 
-	ns = nvme_find_get_ns(lc->ctrl, a->nsid);
+	down_read(&lc->admin_sem);
+	if (lc->ctrl)
+		ns = nvme_find_get_ns(lc->ctrl, a->nsid);
+	up_read(&lc->admin_sem);
 	if (!ns)
 		return ERR_PTR(-ENODEV);
 	a->lba_shift = ns->head->lba_shift;
@@ -686,6 +890,11 @@ static struct nvme_lease *nvme_lease_create(struct nvme_lease_ctrl *lc,
 	l->depth = a->depth;
 	l->nsid = a->nsid;
 	l->args = *a;
+	if (req) {
+		l->holder = req->holder;
+		l->revoke = req->revoke;
+		l->priv = req->priv;
+	}
 
 	mutex_lock(&lc->lock);
 	ret = nvme_lease_take_qid(lc, l);
@@ -702,6 +911,7 @@ static struct nvme_lease *nvme_lease_create(struct nvme_lease_ctrl *lc,
 		l->admin = false;
 		mutex_unlock(&lc->lock);
 		nvme_lease_layout(l);
+		nvme_lease_fill_info(l);
 		return l;
 	}
 	if (!ret)
@@ -737,7 +947,7 @@ static long nvme_lease_ioctl_lease(struct nvme_lease_ctrl *lc,
 	if (ret)
 		return ret;
 
-	l = nvme_lease_create(lc, &a);
+	l = nvme_lease_create(lc, &a, NULL);
 	if (IS_ERR(l))
 		return PTR_ERR(l);
 
@@ -810,3 +1020,110 @@ long nvme_lease_ioctl(struct nvme_lease_ctrl *lc, unsigned int cmd,
 		return -ENOTTY;
 	}
 }
+
+/**
+ * nvme_lease_get() - lease an I/O queue pair to an in-kernel holder
+ * @pdev: the NVMe controller, bound to nvme-pci with queues kept for leases
+ *	(module parameter lease_queues)
+ * @req: the namespace, the depth, the data buffer and the holder
+ *
+ * Creates a submission and a completion queue on the controller, in P2P
+ * memory that both the controller and @req->holder reach (the completion
+ * queue in host memory when no provider can hold it), with a data buffer of
+ * P2P memory, and maps all of it and the queues' doorbells for the holder's
+ * device.  The holder then drives the queues by itself: see
+ * nvme_lease_info() for the addresses.  The completion queue raises no
+ * interrupt.
+ *
+ * The kernel takes the lease back when the controller resets (also on a
+ * timeout), is removed or unbound, when the queue is revoked through
+ * NVME_IOCTL_LEASE_REVOKE, and in nvme_lease_put().  It first calls
+ * @req->revoke, once, which must make the holder's device stop touching
+ * every address of the lease before it returns, in bounded time (it may
+ * sleep; it runs while the controller is being disabled and must not call
+ * back into this API).  Then the queues are deleted and the memory goes
+ * back; nvme_lease_revoked() turns true.  The caller still owns its
+ * reference and drops it with nvme_lease_put().
+ *
+ * Context: process context; takes mutexes and issues admin commands.
+ * Return: the lease, or an ERR_PTR(): -ENODEV if @pdev has no leases or
+ * no such namespace, -EINVAL for a bad depth or size, -EOPNOTSUPP if the
+ * controller keeps no queues for leases, -EBUSY if all are leased, -EAGAIN
+ * while it resets, -EREMOTEIO if no P2P memory is within reach of both
+ * devices or the holder cannot reach the doorbells (logged with the
+ * reason), -ENOMEM.
+ */
+struct nvme_lease *nvme_lease_get(struct pci_dev *pdev,
+				  const struct nvme_lease_request *req)
+{
+	struct nvme_lease_args a = { };
+	struct nvme_lease_ctrl *lc, *found = NULL;
+	struct nvme_lease *l;
+
+	a.nsid = req->nsid;
+	a.depth = req->depth;
+	a.data_size = req->data_size;
+	if (nvme_lease_check_args(&a))
+		return ERR_PTR(-EINVAL);
+
+	mutex_lock(&nvme_lease_ctrls_lock);
+	list_for_each_entry(lc, &nvme_lease_ctrls, node) {
+		if (lc->pdev == pdev) {
+			found = lc;
+			kref_get(&found->ref);
+			break;
+		}
+	}
+	mutex_unlock(&nvme_lease_ctrls_lock);
+	if (!found)
+		return ERR_PTR(-ENODEV);
+	l = nvme_lease_create(found, &a, req);
+	kref_put(&found->ref, nvme_lease_ctrl_release);
+	return l;
+}
+EXPORT_SYMBOL_GPL(nvme_lease_get);
+
+/**
+ * nvme_lease_info() - the queues, buffer and doorbells of a lease
+ * @lease: a lease from nvme_lease_get()
+ *
+ * Return: the lease's description, valid until nvme_lease_put(); its
+ * addresses must not be used once the lease is revoked.
+ */
+const struct nvme_lease_info *nvme_lease_info(struct nvme_lease *lease)
+{
+	return &lease->info;
+}
+EXPORT_SYMBOL_GPL(nvme_lease_info);
+
+/**
+ * nvme_lease_revoked() - whether the kernel took a lease back
+ * @lease: a lease from nvme_lease_get()
+ *
+ * Return: true once the holder has been told to stop (its revoke callback
+ * has been called or is running).
+ */
+bool nvme_lease_revoked(struct nvme_lease *lease)
+{
+	return READ_ONCE(lease->revoked);
+}
+EXPORT_SYMBOL_GPL(nvme_lease_revoked);
+
+/**
+ * nvme_lease_put() - end a lease and drop it
+ * @lease: a lease from nvme_lease_get(); NULL and error pointers are ignored
+ *
+ * Revokes the lease if the kernel has not yet (calling the holder's revoke
+ * callback), deletes its queues and frees its memory, then drops the
+ * caller's reference.
+ *
+ * Context: process context.
+ */
+void nvme_lease_put(struct nvme_lease *lease)
+{
+	if (IS_ERR_OR_NULL(lease))
+		return;
+	nvme_lease_end(lease);
+	kref_put(&lease->ref, nvme_lease_release);
+}
+EXPORT_SYMBOL_GPL(nvme_lease_put);

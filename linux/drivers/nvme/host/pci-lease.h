@@ -33,6 +33,8 @@ struct nvme_lease_geometry {
 	bool cmb_cqs;
 };
 
+int nvme_lease_init(void);
+void nvme_lease_exit(void);
 unsigned int nvme_lease_queues_wanted(void);
 struct nvme_lease_ctrl *nvme_lease_ctrl_alloc(struct nvme_ctrl *ctrl,
 					      struct pci_dev *pdev);

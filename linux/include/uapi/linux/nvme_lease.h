@@ -44,9 +44,10 @@
  *
  * On success the ioctl returns a new file descriptor, the lease.  It is
  * revoked when that file is closed, and by the kernel on NVME_IOCTL_RESET,
- * controller reset or timeout recovery, removal of the namespace or of the
- * controller, driver unbind and NVME_IOCTL_LEASE_REVOKE.  A revoked lease
- * polls as EPOLLERR | EPOLLHUP, and its mappings raise SIGBUS.
+ * controller reset or timeout recovery, removal or driver unbind of the
+ * controller or of a device whose p2pmem the lease uses, and
+ * NVME_IOCTL_LEASE_REVOKE.  A revoked lease polls as EPOLLERR | EPOLLHUP,
+ * and its mappings raise SIGBUS.
  */
 struct nvme_lease_args {
 	__u32	nsid;
