@@ -22,7 +22,7 @@ set -uo pipefail
 
 flavour=${KERNEL:-ours}
 top=$(cd "$(dirname "$0")/.." && pwd)
-topologies=${TOPOLOGIES:-switch rootports-intel rootports-amd iommu acs acs-redir acs-redir-amd acs-disabled multi huge stack lease}
+topologies=${TOPOLOGIES:-switch rootports-intel rootports-amd iommu acs acs-redir acs-redir-amd acs-disabled multi huge stack lease lease-amd}
 debug_topologies=${DEBUG_TOPOLOGIES-switch acs-redir stack lease}
 [ "$flavour" = ours ] || debug_topologies=
 results=$top/build/results-$flavour.txt

@@ -55,3 +55,13 @@ nvme_inventory() {
 		echo "$c $bdf $(ctrl_ns "$c" || echo none) $([ -d "/sys/bus/pci/devices/$bdf/p2pmem" ] && echo 1 || echo 0)"
 	done
 }
+
+# Is there a QEMU edu device (PCI 1234:11e8)?
+has_edu() {
+	local d
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/vendor")" = 0x1234 ] &&
+			[ "$(cat "$d/device")" = 0x11e8 ] && return 0
+	done
+	return 1
+}

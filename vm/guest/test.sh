@@ -99,15 +99,17 @@ fi
 # controller with p2pmem; the others with a namespace are the copy's ends,
 # but for paths of a multipath namespace and controllers put out of the
 # provider's reach on purpose (serial far*), which the stacked-device
-# selftests use.
+# selftests use.  With only one other (lease-amd: A and B), the copy goes
+# from it to the provider's own namespace.
 provider=; others=
 for c in $(ls /sys/class/nvme/ 2>/dev/null); do
 	[ "$(cat /sys/class/nvme/$c/serial 2>/dev/null | tr -d ' ')" = cmbA ] || continue
 	bdf=$(ctrl_bdf "$c")
 	[ -d "/sys/bus/pci/devices/$bdf/p2pmem" ] && provider=$bdf
 done
+own=
 while read -r c bdf ns p2p; do
-	[ "$bdf" = "$provider" ] && continue
+	[ "$bdf" = "$provider" ] && { own=$ns; continue; }
 	case "$(tr -d ' ' < /sys/class/nvme/$c/serial)" in far*) continue ;; esac
 	ls -d /sys/class/nvme/$c/nvme*c*n* >/dev/null 2>&1 && continue
 	if [ "$p2p" = 1 ] && [ -z "$provider" ]; then
@@ -124,6 +126,7 @@ else
 	result fail "smoke.$T.cmb_published_as_p2pmem" "no published p2pmem"
 fi
 set -- $others
+[ $# -eq 1 ] && [ "$own" != none ] && [ -n "$own" ] && set -- "$1" "$own"
 if [ -n "$provider" ] && [ $# -ge 2 ]; then
 	out=$(p2pcopy "$provider" "$1" "$2" 4 1024 2>&1); rc=$?
 	echo "$out" | sed 's/^/# /'
@@ -169,6 +172,11 @@ fi
 # rescan), each group in name order.
 if [ -d /opt/p2p/selftests ]; then
 	insmod /opt/p2p/modules/test_p2pdma.ko || result fail "selftest.$T.load_test_module"
+	# The in-kernel lease holder that drives QEMU's edu device, where the
+	# topology has one (lease, lease-amd); nothing else would use it.
+	if has_edu; then
+		insmod /opt/p2p/modules/test_edu_lease.ko || result fail "selftest.$T.load_edu_module"
+	fi
 	# A block device without P2P support, for the refusal tests.
 	modprobe null_blk 2>/dev/null
 	all=$(ls /opt/p2p/selftests)
@@ -180,7 +188,7 @@ if [ -d /opt/p2p/selftests ]; then
 		# Built for one topology, where it runs alone (p2p.only): it
 		# would only skip elsewhere.
 		[ "$t" = p2pdma_stack ] && [ "$T" != stack ] && continue
-		[ "$t" = nvme_lease ] && [ "$T" != lease ] && continue
+		[ "$t" = nvme_lease ] && [ "$T" != lease ] && [ "$T" != lease-amd ] && continue
 		echo "# selftest $t"
 		P2P_TOPOLOGY=$T P2P_KERNEL=$P2P_KERNEL timeout 600 "/opt/p2p/selftests/$t" > /tmp/tap 2>&1
 		rc=$?

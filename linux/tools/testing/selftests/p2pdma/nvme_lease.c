@@ -25,6 +25,14 @@
  * own (Intel vCPU: no P2P through the host bridge).  Stock 6.12 has no
  * leases: there every test checks that the ioctl is unknown (ENOTTY) and
  * skips.
+ *
+ * FIXTURE(edu) holds the lease in the kernel instead: test_edu_lease.ko
+ * (tools/testing/p2pdma) leases a queue pair of A for QEMU's edu device,
+ * whose DMA engine writes each command into the SQ, rings the doorbells and
+ * fetches the completion, with no CPU access to the queues.  It runs where
+ * the topology has an edu: in "lease" (on the switch) and in "lease-amd"
+ * (A, B and the edu on root ports of their own, reaching each other through
+ * the AMD host bridge).
  */
 #include <assert.h>
 #include <dirent.h>
@@ -47,6 +55,7 @@
 
 #include "../kselftest_harness.h"
 #include "p2pdma_common.h"
+#include "test_edu_lease_uapi.h"
 
 #define CHUNK		4096U		/* bytes per command: one PRP */
 #define SQE_SIZE	64
@@ -571,6 +580,8 @@ FIXTURE_SETUP(lease)
 		self->c[i].fd = -1;
 	for (i = 0; i < 2; i++)
 		self->h[i].fd = -1;
+	if (!strcmp(p2p_topology_name(), "lease-amd"))
+		SKIP(return, "lease-amd has no NVMe C and D, which these cases need (see lease)");
 	if (strcmp(p2p_topology_name(), "lease"))
 		SKIP(return, "needs the lease topology (vm/topologies/lease)");
 	scan_ctrls(self->c);
@@ -1280,6 +1291,56 @@ TEST_F_TIMEOUT(lease, refuse_unreachable_p2pmem, TEST_SECS)
 	}
 }
 
+/*
+ * B, whose p2pmem holds the completion queue of a lease on A, loses its
+ * driver while the lease is live: the lease is revoked before B's teardown
+ * waits for its p2pmem, so the unbind ends at once and nothing is left
+ * allocated.  Without B, a new lease's CQ goes to host memory (A's CMB
+ * takes no CQs); B comes back whole.
+ */
+TEST_F_TIMEOUT(lease, revoke_on_provider_unbind, TEST_SECS)
+{
+	struct lease_ctrl *a = &self->c[CTRL_A], *b = &self->c[CTRL_B];
+	struct holder *h = &self->h[0];
+	off_t io_off = 12 * P2P_MIB;
+	struct timespec t0;
+	int ret;
+
+	open_holder(_metadata, h, a, 1, 4);
+	ASSERT_EQ(NVME_LEASE_MEM_P2PMEM, h->a.cq_mem);
+	lease_io(_metadata, h, OPC_WRITE, io_off, 4, self->seed);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = p2p_write_str("/sys/bus/pci/drivers/nvme/unbind", b->bdf);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("unbind %s: %s", b->bdf, strerror(-ret));
+	}
+	EXPECT_GT(REVOKE_MS, ms_since(&t0));
+	EXPECT_EQ(POLLERR | POLLHUP,
+		  lease_events(h->fd, 0) & (POLLERR | POLLHUP));
+	expect_mappings_gone(_metadata, h);
+	holder_close(h);
+	EXPECT_EQ(self->avail0[CTRL_A],
+		  p2p_wait_attr(a->bdf, "available", self->avail0[CTRL_A],
+				2000));
+	check_disk(_metadata, self->buf, a->ns[0], io_off, 4, self->seed);
+
+	/* no provider but A's own CMB left: the CQ in host memory */
+	open_holder(_metadata, h, a, 1, 4);
+	EXPECT_EQ(NVME_LEASE_MEM_HOST, h->a.cq_mem);
+	EXPECT_EQ(NVME_LEASE_MEM_P2PMEM, h->a.sq_mem);
+	lease_io(_metadata, h, OPC_READ, io_off, 4, self->seed);
+	holder_close(h);
+
+	ret = p2p_write_str("/sys/bus/pci/drivers/nvme/bind", b->bdf);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("bind %s: %s", b->bdf, strerror(-ret));
+	}
+	EXPECT_EQ(self->avail0[CTRL_B],
+		  p2p_wait_attr(b->bdf, "available", self->avail0[CTRL_B],
+				10000));
+}
+
 TEST_F_TIMEOUT(lease, revoke_on_reset, TEST_SECS)
 {
 	struct lease_ctrl *a = &self->c[CTRL_A];
@@ -1323,6 +1384,478 @@ TEST_F_TIMEOUT(lease, revoke_on_reset, TEST_SECS)
 	lease_io(_metadata, h, OPC_WRITE, 0, 32, self->seed);
 	check_disk(_metadata, self->buf, a->ns[0], 0, 32, self->seed);
 	lease_io(_metadata, h, OPC_READ, 0, 32, self->seed);
+}
+
+/* --- an in-kernel holder: test_edu_lease.ko drives A with QEMU's edu --- */
+
+#define EDU_VENDOR	0x1234
+#define EDU_DEVICE	0x11e8
+#define EDU_DEPTH	4
+#define EDU_CHUNKS	3		/* commands per data case */
+#define EDU_DRIVE_MAX	200		/* writes of the revocation's writer */
+/*
+ * Namespace 1 of A (64 MiB) at offsets of the edu cases' own: the lease
+ * cases above use its first 8.125 MiB.
+ */
+#define EDU_WRITE_OFF	(20 * P2P_MIB)
+#define EDU_READ_OFF	(24 * P2P_MIB)
+#define EDU_REVOKE_OFF	(28 * P2P_MIB)
+#define EDU_KERNEL_OFF	(32 * P2P_MIB)
+
+FIXTURE(edu) {
+	struct lease_ctrl c[NR_CTRL];
+	char edu[P2P_BDF_LEN];		/* the edu's PCI address */
+	int fd;				/* /dev/edu_lease */
+	long long avail0[2];		/* available of A and B at setup */
+	bool ready;			/* avail0 is set */
+	char *buf;			/* EDU_CHUNKS of host memory */
+	uint64_t seed;
+	pid_t child;			/* a forked writer still running */
+};
+
+/* The PCI address of QEMU's edu device (1234:11e8): 0 or -ENODEV. */
+static int find_edu(char *bdf, size_t len)
+{
+	struct dirent *de;
+	int ret = -ENODEV;
+	DIR *dir;
+
+	dir = opendir(P2P_PCI_DEVICES);
+	if (!dir)
+		return -errno;
+	while (ret && (de = readdir(dir))) {
+		if (de->d_name[0] == '.' ||
+		    sysfs_ll(P2P_PCI_DEVICES "/%s/%s", de->d_name,
+			     "vendor") != EDU_VENDOR ||
+		    sysfs_ll(P2P_PCI_DEVICES "/%s/%s", de->d_name,
+			     "device") != EDU_DEVICE)
+			continue;
+		p2p_copy_str(bdf, len, de->d_name);
+		ret = 0;
+	}
+	closedir(dir);
+	return ret;
+}
+
+/* The module takes one user: wait out the previous case's last close. */
+static int edu_open_dev(void)
+{
+	struct timespec t0;
+	int fd;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((fd = open(EDU_LEASE_DEVICE, O_RDWR)) < 0 && errno == EBUSY &&
+	       ms_since(&t0) < REVOKE_MS)
+		p2p_msleep(20);
+	return fd < 0 ? -errno : fd;
+}
+
+static int edu_take(int fd, const struct lease_ctrl *c, __u32 nsid,
+		    __u32 depth, struct edu_lease_take *t)
+{
+	memset(t, 0, sizeof(*t));
+	p2p_copy_str(t->nvme, sizeof(t->nvme), c->bdf);
+	t->nsid = nsid;
+	t->depth = depth;
+	return ioctl(fd, EDU_LEASE_TAKE, t) ? -errno : 0;
+}
+
+/* One command of @len bytes at disk offset @off: 0 or -errno. */
+static int edu_rw(int fd, const struct edu_lease_take *t, bool write_it,
+		  off_t off, unsigned int len, void *buf, __u16 *status)
+{
+	struct edu_lease_io io = {
+		.write = write_it,
+		.nblocks = len >> t->lba_shift,
+		.slba = off >> t->lba_shift,
+		.buf = (uintptr_t)buf,
+	};
+	int ret = ioctl(fd, EDU_LEASE_IO, &io) ? -errno : 0;
+
+	*status = io.status;
+	return ret;
+}
+
+static int edu_stats(int fd, struct edu_lease_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	return ioctl(fd, EDU_LEASE_STATS, s) ? -errno : 0;
+}
+
+static int edu_drop(int fd)
+{
+	return ioctl(fd, EDU_LEASE_DROP) ? -errno : 0;
+}
+
+static off_t edu_chunk_off(off_t base, unsigned int i)
+{
+	return base + (off_t)i * 16 * CHUNK;	/* apart, not adjacent */
+}
+
+static bool in_bar(const struct p2p_bar *bar, __u64 addr, __u64 len)
+{
+	return addr >= bar->start && addr + len - 1 <= bar->end;
+}
+
+FIXTURE_SETUP(edu)
+{
+	const char *topo = p2p_topology_name();
+	struct edu_lease_take t;
+	int i;
+
+	self->fd = -1;
+	for (i = 0; i < NR_CTRL; i++)
+		self->c[i].fd = -1;
+	if (strcmp(topo, "lease") && strcmp(topo, "lease-amd"))
+		SKIP(return, "no edu device here (see the lease and lease-amd topologies)");
+	scan_ctrls(self->c);
+	for (i = CTRL_A; i <= CTRL_B; i++) {
+		ASSERT_TRUE(self->c[i].name[0] && self->c[i].ns[0][0]) {
+			TH_LOG("no NVMe with serial %s and namespace 1",
+			       serials[i]);
+		}
+		self->c[i].fd = ctrl_open(&self->c[i]);
+		ASSERT_LE(0, self->c[i].fd);
+	}
+	ASSERT_EQ(0, find_edu(self->edu, sizeof(self->edu))) {
+		TH_LOG("no edu (PCI %04x:%04x) in %s", EDU_VENDOR, EDU_DEVICE,
+		       topo);
+	}
+	self->fd = edu_open_dev();
+	ASSERT_LE(0, self->fd) {
+		TH_LOG("%s: %s (test_edu_lease.ko not bound to %s?)",
+		       EDU_LEASE_DEVICE, strerror(-self->fd), self->edu);
+	}
+	if (p2p_kernel_is("baseline")) {
+		ASSERT_EQ(-ENOTTY, edu_take(self->fd, &self->c[CTRL_A], 1,
+					    EDU_DEPTH, &t));
+		SKIP(return, STOCK_SKIP);
+	}
+	for (i = 0; i < 2; i++) {
+		self->avail0[i] = p2p_attr(self->c[i].bdf, "available");
+		ASSERT_LE(0, self->avail0[i]);
+	}
+	self->ready = true;
+	self->buf = p2p_host_buffer(EDU_CHUNKS * CHUNK);
+	ASSERT_NE(NULL, self->buf);
+	self->seed = name_seed(_metadata->name);
+}
+
+/* After the case's process (and with it /dev/edu_lease) is gone. */
+FIXTURE_TEARDOWN_PARENT(edu)
+{
+	int i;
+
+	if (self->child > 0)
+		kill(self->child, SIGKILL);
+	for (i = 0; self->ready && i < 2; i++)
+		EXPECT_EQ(self->avail0[i],
+			  p2p_wait_attr(self->c[i].bdf, "available",
+					self->avail0[i], REVOKE_MS));
+}
+
+static void edu_lease(struct __test_metadata *_metadata, int fd,
+		      const struct lease_ctrl *c, struct edu_lease_take *t)
+{
+	int ret = edu_take(fd, c, 1, EDU_DEPTH, t);
+
+	ASSERT_EQ(0, ret) {
+		TH_LOG("edu lease of %s nsid 1 depth %u: %s", c->name,
+		       EDU_DEPTH, strerror(-ret));
+	}
+	ASSERT_LT(0, t->qid);
+	/* a chunk is at least one block */
+	ASSERT_GE(12, t->lba_shift);
+}
+
+/* One 4 KiB command through the edu, which must succeed. */
+static void edu_chunk(struct __test_metadata *_metadata, int fd,
+		      const struct edu_lease_take *t, bool write_it, off_t off,
+		      char *buf)
+{
+	__u16 status = 0;
+	int ret = edu_rw(fd, t, write_it, off, CHUNK, buf, &status);
+
+	ASSERT_EQ(0, ret) {
+		TH_LOG("edu %s at %lld, qid %u: %s, NVMe status 0x%x",
+		       write_it ? "write" : "read", (long long)off, t->qid,
+		       strerror(-ret), status);
+	}
+}
+
+TEST_F_TIMEOUT(edu, edu_writes_kernel_reads, TEST_SECS)
+{
+	struct lease_ctrl *a = &self->c[CTRL_A];
+	struct edu_lease_stats s0, s1;
+	struct edu_lease_take t;
+	unsigned int i;
+	off_t off;
+
+	edu_lease(_metadata, self->fd, a, &t);
+	ASSERT_EQ(0, edu_stats(self->fd, &s0));
+	for (i = 0; i < EDU_CHUNKS; i++) {
+		off = edu_chunk_off(EDU_WRITE_OFF, i);
+		p2p_fill(self->buf, CHUNK, chunk_seed(self->seed, off));
+		edu_chunk(_metadata, self->fd, &t, true, off, self->buf);
+	}
+	ASSERT_EQ(0, edu_stats(self->fd, &s1));
+	/* command block in, SQ entry, tail, CQ entry in and out, head */
+	EXPECT_LE(s0.edu_dmas + 6 * EDU_CHUNKS, s1.edu_dmas);
+	EXPECT_EQ(0, s1.revoked);
+	EXPECT_EQ(0, s1.revoke_calls);
+	for (i = 0; i < EDU_CHUNKS; i++)
+		check_disk(_metadata, self->buf, a->ns[0],
+			   edu_chunk_off(EDU_WRITE_OFF, i), 1, self->seed);
+}
+
+TEST_F_TIMEOUT(edu, kernel_writes_edu_reads, TEST_SECS)
+{
+	struct lease_ctrl *a = &self->c[CTRL_A];
+	off_t off;
+	struct edu_lease_take t;
+	unsigned int i, lbs;
+	__u16 status;
+	int ret;
+
+	for (i = 0; i < EDU_CHUNKS; i++) {
+		off = edu_chunk_off(EDU_READ_OFF, i);
+		ASSERT_EQ(0, disk_put(self->buf, a->ns[0], off, 1, self->seed));
+	}
+	edu_lease(_metadata, self->fd, a, &t);
+	for (i = 0; i < EDU_CHUNKS; i++) {
+		off = edu_chunk_off(EDU_READ_OFF, i);
+		p2p_fill(self->buf, CHUNK, JUNK_SEED);
+		edu_chunk(_metadata, self->fd, &t, false, off, self->buf);
+		EXPECT_EQ(-1, p2p_mismatch(self->buf, CHUNK,
+					   chunk_seed(self->seed, off))) {
+			TH_LOG("edu read at %lld: wrong data", (long long)off);
+		}
+	}
+
+	/* one block: that much comes back, not a byte more */
+	lbs = 1U << t.lba_shift;
+	memset(self->buf, 0xa5, CHUNK);
+	ret = edu_rw(self->fd, &t, false, EDU_READ_OFF, lbs, self->buf,
+		     &status);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("edu read of one block: %s, NVMe status 0x%x",
+		       strerror(-ret), status);
+	}
+	EXPECT_EQ(-1, p2p_mismatch(self->buf, lbs,
+				   chunk_seed(self->seed, EDU_READ_OFF)));
+	for (i = lbs; i < CHUNK; i++)
+		if ((unsigned char)self->buf[i] != 0xa5)
+			break;
+	EXPECT_EQ(CHUNK, i);
+}
+
+/* The CMB of @c: a memory BAR of 64 MiB, never its registers (BAR0). */
+static void cmb_bar(struct __test_metadata *_metadata,
+		    const struct lease_ctrl *c, struct p2p_bar *bar)
+{
+	ASSERT_EQ(0, p2p_find_bar_of_len(c->bdf, 64 * P2P_MIB, bar)) {
+		TH_LOG("%s (%s): no 64 MiB BAR", c->name, c->bdf);
+	}
+	ASSERT_NE(0, bar->index);
+}
+
+/*
+ * The addresses the edu uses, against sysfs "resource": bus addresses are
+ * CPU physical ones in both topologies (q35 has no offset, and no IOMMU
+ * sits in between), below the switch and through the host bridge alike.
+ */
+TEST_F_TIMEOUT(edu, edu_addresses, TEST_SECS)
+{
+	struct lease_ctrl *a = &self->c[CTRL_A], *b = &self->c[CTRL_B];
+	struct p2p_bar regs, cmb_a, cmb_b;
+	struct edu_lease_take t;
+	long long nr_kq;
+	__u64 stride;
+
+	nr_kq = kernel_queues(a->ns[0]);
+	ASSERT_LT(0, nr_kq);
+	cmb_bar(_metadata, a, &cmb_a);
+	cmb_bar(_metadata, b, &cmb_b);
+	ASSERT_EQ(0, p2p_read_bar(a->bdf, 0, &regs));
+	edu_lease(_metadata, self->fd, a, &t);
+	EXPECT_LT(nr_kq, t.qid);
+
+	/* doorbells in A's BAR0 at 0x1000 + (2 * qid + n) * stride */
+	EXPECT_LT(t.sq_db_addr, t.cq_db_addr);
+	stride = t.cq_db_addr - t.sq_db_addr;
+	EXPECT_EQ(0, stride & (stride - 1));
+	EXPECT_EQ(regs.start + 0x1000 + 2 * t.qid * stride, t.sq_db_addr) {
+		TH_LOG("SQ doorbell at 0x%llx, BAR0 of %s at 0x%llx, qid %u",
+		       (unsigned long long)t.sq_db_addr, a->bdf, regs.start,
+		       t.qid);
+	}
+	EXPECT_TRUE(in_bar(&regs, t.cq_db_addr, 4));
+
+	/* SQ and data in A's CMB, CQ in B's */
+	EXPECT_TRUE(in_bar(&cmb_a, t.sq_addr, EDU_DEPTH * SQE_SIZE)) {
+		TH_LOG("SQ at 0x%llx, A's CMB 0x%llx-0x%llx",
+		       (unsigned long long)t.sq_addr, cmb_a.start, cmb_a.end);
+	}
+	EXPECT_TRUE(in_bar(&cmb_a, t.data_addr, EDU_DEPTH * CHUNK)) {
+		TH_LOG("data at 0x%llx, A's CMB 0x%llx-0x%llx",
+		       (unsigned long long)t.data_addr, cmb_a.start,
+		       cmb_a.end);
+	}
+	EXPECT_TRUE(in_bar(&cmb_b, t.cq_addr, EDU_DEPTH * CQE_SIZE)) {
+		TH_LOG("CQ at 0x%llx, B's CMB 0x%llx-0x%llx",
+		       (unsigned long long)t.cq_addr, cmb_b.start, cmb_b.end);
+	}
+	EXPECT_LE(EDU_DEPTH * (CHUNK + SQE_SIZE),
+		  self->avail0[CTRL_A] - available(a));
+	EXPECT_LE(EDU_DEPTH * CQE_SIZE, self->avail0[CTRL_B] - available(b));
+}
+
+/* What the writer of revoke_while_edu_drives reports, in shared memory. */
+struct edu_writer {
+	int done;			/* completed writes */
+	int err;			/* -errno of the write that ended it */
+	__u16 status;
+};
+
+/* Edu-driven writes of successive chunks until one fails. */
+static void edu_write_loop(int fd, const struct edu_lease_take *t, char *buf,
+			   uint64_t seed, struct edu_writer *w)
+{
+	pid_t parent = getppid();
+	__u16 status = 0;
+	int k, ret = 0;
+
+	for (k = 0; !ret && k < EDU_DRIVE_MAX && getppid() == parent; k++) {
+		off_t off = EDU_REVOKE_OFF + (off_t)k * CHUNK;
+
+		p2p_fill(buf, CHUNK, chunk_seed(seed, off));
+		ret = edu_rw(fd, t, true, off, CHUNK, buf, &status);
+		if (!ret)
+			__atomic_add_fetch(&w->done, 1, __ATOMIC_RELEASE);
+	}
+	w->status = status;
+	__atomic_store_n(&w->err, ret, __ATOMIC_RELEASE);
+}
+
+TEST_F_TIMEOUT(edu, revoke_while_edu_drives, TEST_SECS)
+{
+	struct lease_ctrl *a = &self->c[CTRL_A], *b = &self->c[CTRL_B];
+	struct edu_lease_stats s;
+	struct edu_lease_take t;
+	struct edu_writer *w;
+	struct timespec t0;
+	int status, ret, i;
+	long long ms;
+	__u16 st;
+	pid_t pid;
+
+	w = mmap(NULL, sizeof(*w), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, w);
+	edu_lease(_metadata, self->fd, a, &t);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		edu_write_loop(self->fd, &t, self->buf, self->seed, w);
+		_exit(0);
+	}
+	self->child = pid;	/* self is shared: set by the parent only */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (__atomic_load_n(&w->done, __ATOMIC_ACQUIRE) < 2 &&
+	       !__atomic_load_n(&w->err, __ATOMIC_ACQUIRE) &&
+	       ms_since(&t0) < NS_BACK_MS)
+		p2p_msleep(10);
+	ASSERT_LE(2, __atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
+		TH_LOG("the edu's writes: %d done, then %s (status 0x%x)",
+		       w->done, strerror(-w->err), w->status);
+	}
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = lease_revoke(a->fd, t.qid);
+	ms = ms_since(&t0);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("revoke of qid %u: %s", t.qid, strerror(-ret));
+	}
+	EXPECT_GT(REVOKE_MS, ms);
+	ASSERT_EQ(pid, p2p_waitpid_bounded(pid, &status, REVOKE_MS / 1000)) {
+		TH_LOG("the edu's writer still runs %d ms after the revocation",
+		       REVOKE_MS);
+	}
+	self->child = 0;
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	EXPECT_EQ(-ENODEV, w->err) {
+		TH_LOG("the writer ended with %s (status 0x%x) after %d writes",
+		       strerror(-w->err), w->status, w->done);
+	}
+	ASSERT_EQ(0, edu_stats(self->fd, &s));
+	EXPECT_EQ(1, s.revoked);
+	EXPECT_EQ(1, s.revoke_calls);
+	EXPECT_EQ(-ENODEV, edu_rw(self->fd, &t, true, EDU_REVOKE_OFF, CHUNK,
+				  self->buf, &st));
+	EXPECT_EQ(-ENOENT, lease_revoke(a->fd, t.qid));
+
+	/* what the edu completed is on the disk; the kernel's queues work */
+	for (i = 0; i < w->done; i++)
+		check_disk(_metadata, self->buf, a->ns[0],
+			   EDU_REVOKE_OFF + (off_t)i * CHUNK, 1, self->seed);
+	ASSERT_EQ(0, disk_put(self->buf, a->ns[0], EDU_KERNEL_OFF, EDU_CHUNKS,
+			      ~self->seed));
+	check_disk(_metadata, self->buf, a->ns[0], EDU_KERNEL_OFF, EDU_CHUNKS,
+		   ~self->seed);
+
+	/* the put calls no second revoke */
+	EXPECT_EQ(0, edu_drop(self->fd));
+	ASSERT_EQ(0, edu_stats(self->fd, &s));
+	EXPECT_EQ(1, s.revoke_calls);
+	EXPECT_EQ(-ENOENT, edu_drop(self->fd));
+	EXPECT_EQ(self->avail0[CTRL_A],
+		  p2p_wait_attr(a->bdf, "available", self->avail0[CTRL_A],
+				2000));
+	EXPECT_EQ(self->avail0[CTRL_B],
+		  p2p_wait_attr(b->bdf, "available", self->avail0[CTRL_B],
+				2000));
+	munmap(w, sizeof(*w));
+}
+
+/*
+ * In "lease", NVMe D sits on a root port of its own and the Intel host
+ * bridge routes no P2P: no p2pmem is within reach of both D and the edu.
+ */
+TEST_F_TIMEOUT(edu, edu_refused_unreachable, TEST_SECS)
+{
+	struct lease_ctrl *d = &self->c[CTRL_D];
+	struct edu_lease_take t;
+	char rec[P2P_KMSG_REC];
+	int kmsg, ret, both = 0;
+
+	if (strcmp(p2p_topology_name(), "lease"))
+		SKIP(return, "%s: the AMD host bridge puts every NVMe in the edu's reach",
+		     p2p_topology_name());
+	ASSERT_TRUE(d->name[0]) {
+		TH_LOG("no NVMe with serial %s", serials[CTRL_D]);
+	}
+	kmsg = p2p_kmsg_open();
+	ASSERT_LE(0, kmsg);
+	ret = edu_take(self->fd, d, 1, EDU_DEPTH, &t);
+	if (!ret)
+		edu_drop(self->fd);
+	EXPECT_EQ(-EREMOTEIO, ret) {
+		TH_LOG("edu lease of %s (D): %s", d->name, strerror(-ret));
+	}
+	/* the reason is logged, naming D and the edu */
+	while (p2p_kmsg_next(kmsg, rec, sizeof(rec))) {
+		char *text = kmsg_text(rec);
+
+		if (!strstr(text, d->bdf))
+			continue;
+		both += !!strstr(text, self->edu);
+		TH_LOG("kmsg: %s", text);
+	}
+	close(kmsg);
+	EXPECT_LE(1, both) {
+		TH_LOG("no kernel log line names both %s (NVMe D) and %s (edu)",
+		       d->bdf, self->edu);
+	}
 }
 
 TEST_HARNESS_MAIN

@@ -44,6 +44,7 @@ static const struct p2p_topology p2p_topologies[] = {
 	{ "huge",		P2P_EXPECT_BUS_ADDR,	 4, 1024 * P2P_MIB, NULL, 1, 2 },
 	{ "stack",		P2P_EXPECT_BUS_ADDR,	 4, 64 * P2P_MIB, NULL, 1, 3 },
 	{ "lease",		P2P_EXPECT_BUS_ADDR,	 4, 64 * P2P_MIB, NULL, 2, 2 },
+	{ "lease-amd",		P2P_EXPECT_HOST_BRIDGE,	 4, 64 * P2P_MIB, NULL, 2, 0 },
 };
 
 const struct p2p_topology *p2p_topology_from_env(void)

@@ -53,9 +53,13 @@
  *                    NVMe D on root ports of their own (refused); for A
  *                    and B, C: bus addresses, distance 4
  *   lease            Intel; a switch with NVMe A (CMB, two namespaces),
- *                    B (CMB) and C; NVMe D on a root port of its own
- *                    (refused); two lease queues per controller; for A
- *                    and C: bus addresses, distance 4
+ *                    B (CMB), C and an edu; NVMe D on a root port of its
+ *                    own (refused); two lease queues per controller; for
+ *                    A and C: bus addresses, distance 4
+ *   lease-amd        AMD Zen; NVMe A (CMB), B (CMB) and an edu on root
+ *                    ports of their own, two lease queues per controller;
+ *                    no NVMe without a CMB; between A and B: through the
+ *                    host bridge, distance 4
  */
 enum p2p_expect {
 	P2P_EXPECT_UNKNOWN = 0,
