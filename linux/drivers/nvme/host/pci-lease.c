@@ -165,7 +165,8 @@ static void nvme_lease_mem_free(struct nvme_lease *l, struct nvme_lease_mem *m)
 	struct nvme_lease_ctrl *lc = l->lc;
 
 	if (m->hmapped)
-		dma_unmap_sg(l->holder, &m->hsg, 1, DMA_BIDIRECTIONAL);
+		dma_unmap_sg_attrs(l->holder, &m->hsg, 1, DMA_BIDIRECTIONAL,
+				   DMA_ATTR_SKIP_CPU_SYNC);
 	m->hmapped = false;
 	if (m->mapped)
 		dma_unmap_sg(&lc->pdev->dev, &m->sg, 1, DMA_BIDIRECTIONAL);
@@ -218,9 +219,15 @@ static int nvme_lease_mem_alloc(struct nvme_lease *l, struct nvme_lease_mem *m,
 	m->mapped = true;
 	if (!l->holder)
 		return 0;
-	/* The same memory as the holder's device reaches it. */
+	/*
+	 * The same memory as the holder's device reaches it: a second view of
+	 * memory the controller's mapping already covers, and whose CPU
+	 * syncs that mapping does, hence no syncs (nor an overlap report from
+	 * DMA debugging) here.
+	 */
 	sg_init_one(&m->hsg, m->vaddr, m->size);
-	if (dma_map_sg(l->holder, &m->hsg, 1, DMA_BIDIRECTIONAL) != 1) {
+	if (dma_map_sg_attrs(l->holder, &m->hsg, 1, DMA_BIDIRECTIONAL,
+			     DMA_ATTR_SKIP_CPU_SYNC) != 1) {
 		nvme_lease_mem_free(l, m);
 		return -EREMOTEIO;
 	}
