@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Summarise build/bench/raw.csv: median and min-max per kernel and metric,
 ratio new/reference (ours/upstream by default) of the medians, and whether that is better or worse
-(time and memory: lower is better; MiB/s: higher is better)."""
+(time, memory, system calls: lower is better; MiB/s, IOPS: higher is better)."""
 import csv
 import os
 import statistics
@@ -42,7 +42,7 @@ for metric in sorted(vals):
     ratio, verdict = "n/a", ""
     if up and ours and statistics.median(up) > 0:
         r = statistics.median(ours) / statistics.median(up)
-        higher_better = unit.startswith("MiB/s")
+        higher_better = unit.startswith(("MiB/s", "IOPS"))
         good = r >= 1 / 1.05 if higher_better else r <= 1.05
         verdict = "ok" if good else "WORSE"
         # the huge-mapping targets are hundredths of upstream
@@ -59,6 +59,26 @@ for stacked, bare in (("dio_read_to_p2pmem_raid0", "dio_read_to_p2pmem"),
     if s and b and statistics.median(b) > 0:
         r = statistics.median(s) / statistics.median(b)
         lines.append(f"{new_label}: {stacked} / {bare} = {r:.2f}")
+
+
+def new_median(metric):
+    xs = vals.get(metric, {}).get(new, [])
+    return statistics.median(xs) if xs else None
+
+
+# Queue leases, on the new kernel alone (upstream has none): the holder
+# against io_uring and pread on the same namespace, and the system calls
+# each made per read (counted under ptrace).
+uring = "qd_uring" if new_median("qd_uring_iops") is not None else "qd_uring_irq"
+for other in (uring, "qd_pread"):
+    for kind in ("iops", "cpu_us"):
+        lease, o = new_median(f"qd_lease_{kind}"), new_median(f"{other}_{kind}")
+        if lease is not None and o:
+            lines.append(f"{new_label}: qd_lease_{kind} / {other}_{kind} = {lease / o:.2f}")
+calls = [(way, new_median(f"{way}_syscalls")) for way in ("qd_lease", uring, "qd_pread")]
+if any(c is not None for _, c in calls):
+    lines.append(f"{new_label}: system calls per read: " +
+                 ", ".join(f"{way[3:]} {c:.3f}" for way, c in calls if c is not None))
 table = "\n".join(lines)
 print(table)
 with open(f"{out}/table.txt", "w") as f:
@@ -78,7 +98,7 @@ colors = ["tab:green" if (r >= 1 / 1.05 if hb else r <= 1.05) else "tab:red" for
 ax.barh(names, xs, color=colors)
 ax.axvline(1.0, color="black", linewidth=0.8)
 ax.set_xscale("log")
-ax.set_xlabel(f"{new_label} / {ref_label} (median; time & memory: lower is better, MiB/s: higher is better)")
+ax.set_xlabel(f"{new_label} / {ref_label} (median; time & memory: lower is better, MiB/s & IOPS: higher is better)")
 ax.invert_yaxis()
 fig.tight_layout()
 fig.savefig(f"{out}/ratios.png", dpi=100)

@@ -142,6 +142,35 @@ fi
 bench_module "$small" pool64M percall_only=1 >> "$percall"
 median_runs 1 cat "$percall"
 
+# Random 4 KiB reads at queue depth 8 from the first client's namespace: a
+# queue leased to user space and polled there, io_uring on a polled queue
+# with registered buffers, and pread at depth 1 (vm/tools/leasebench.c).
+# The client is bound anew, so that its probe takes lease_queues and
+# poll_queues: a reset re-reads both, but the block layer keeps the queue
+# maps of the first probe and would never poll.  md9 sits on the client:
+# stopped first.  Stock 6.12 has no lease_queues and prints no lease row.
+nvmep=/sys/module/nvme/parameters
+[ -e $nvmep/lease_queues ] && echo 2 > $nvmep/lease_queues
+echo 1 > $nvmep/poll_queues
+[ -e /sys/block/md9/md/array_state ] && echo clear > /sys/block/md9/md/array_state
+echo "$client" > /sys/bus/pci/drivers/nvme/unbind
+echo "$client" > /sys/bus/pci/drivers/nvme/bind
+qdctrl=; qdns=
+for i in $(seq 30); do
+	while read -r c bdf ns p2p; do
+		[ "$bdf" = "$client" ] && [ "$ns" != none ] && { qdctrl=/dev/$c; qdns=$ns; }
+	done <<INV
+$(nvme_inventory)
+INV
+	[ -n "$qdns" ] && break
+	sleep 1
+done
+if [ -n "$qdns" ]; then
+	median_runs 3 leasebench "$qdctrl" "$qdns" 8 16384
+else
+	echo "bench: $client has no namespace after binding it again"
+fi
+
 # struct pages (vmemmap) spent on the registered BARs: all of them, then
 # each pool's share, from what /proc/vmstat loses when its NVMe driver
 # unbinds (the last rows: nothing runs after them).
