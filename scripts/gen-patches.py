@@ -864,10 +864,9 @@ LEASE_UP = """	geo.first_qid = first_lease;
 	geo.cmb_cqs = dev->cmbsz & NVME_CMBSZ_CQS;
 	nvme_lease_ctrl_up(dev->leases, &geo);
 """
-LEASE_IOCTL = """static long nvme_pci_lease_ioctl(struct nvme_ctrl *ctrl, unsigned int cmd,
-				 void __user *argp)
+LEASE_OPS = """static void nvme_pci_ns_removed(struct nvme_ctrl *ctrl, u32 nsid)
 {
-	return nvme_lease_ioctl(to_nvme_dev(ctrl)->leases, cmd, argp);
+	nvme_lease_ns_gone(to_nvme_dev(ctrl)->leases, nsid);
 }
 
 """
@@ -883,7 +882,16 @@ def step_nvme_lease(f):
     h = "drivers/nvme/host/nvme.h"
     f[h] = insert_after(f[h], "	bool (*supports_pci_p2pdma)(struct nvme_ctrl *ctrl);\n",
                         "	long (*lease_ioctl)(struct nvme_ctrl *ctrl, unsigned int cmd,\n"
-                        "			    void __user *argp);\n")
+                        "			    void __user *argp);\n"
+                        "	void (*ns_removed)(struct nvme_ctrl *ctrl, u32 nsid);\n")
+
+    c = "drivers/nvme/host/core.c"
+    f[c] = insert_after(f[c], """	nvme_fault_inject_fini(&ns->fault_inject);
+""", """
+	/* Whatever the transport handed out for this namespace ends first. */
+	if (ns->ctrl->ops->ns_removed)
+		ns->ctrl->ops->ns_removed(ns->ctrl, ns->head->ns_id);
+""")
 
     c = "drivers/nvme/host/ioctl.c"
     f[c] = insert_after(f[c], "#include <linux/nvme_ioctl.h>\n",
@@ -969,10 +977,11 @@ def step_nvme_lease(f):
 	put_device(dev->dev);
 	kfree(dev->queues);""")
     t = insert_before(t, "static const struct nvme_ctrl_ops nvme_pci_ctrl_ops = {\n",
-                      LEASE_IOCTL)
+                      LEASE_OPS)
     t = replace(t, "	.supports_pci_p2pdma	= nvme_pci_supports_pci_p2pdma,\n};",
                 "	.supports_pci_p2pdma	= nvme_pci_supports_pci_p2pdma,\n"
-                "	.lease_ioctl		= nvme_pci_lease_ioctl,\n};")
+                "	.lease_ioctl		= nvme_lease_ioctl,\n"
+                "	.ns_removed		= nvme_pci_ns_removed,\n};")
     t = replace(t, """	dev->ctrl.max_integrity_segments = 1;
 	return dev;
 """, """	dev->ctrl.max_integrity_segments = 1;
@@ -1230,13 +1239,14 @@ the memory is then placed within reach of both devices and mapped for
 the holder's device, doorbells included.
 
 The kernel stays in control: closing the file, NVME_IOCTL_LEASE_REVOKE,
-a controller reset or timeout recovery, removal of the controller, and
-the unbind or removal of a device that provides the lease's memory or
-holds it end the lease.  The
-holder is fenced first (its mappings are zapped and fault with SIGBUS,
-poll() reports EPOLLERR | EPOLLHUP), then the queues are deleted, which
-aborts what is left in them, or die with the disabled controller, and
-only then the memory goes back.  The lease code lives in
+a controller reset or timeout recovery, removal of the controller,
+removal of the lease's namespace (a new ns_removed controller operation,
+called by nvme_ns_remove()), and the unbind or removal of a device that
+provides the lease's memory or holds it end the lease.  The holder is
+fenced first (its mappings are zapped and fault with SIGBUS, poll()
+reports EPOLLERR | EPOLLHUP), then the queues are deleted, which aborts
+what is left in them, or die with the disabled controller, and only then
+the memory goes back.  The lease code lives in
 drivers/nvme/host/pci-lease.c; pci.c only reserves the queue ids, turns
 shadow doorbells off while queues are kept (the controller would read
 the submission tail of every queue from host memory, which a holder does

@@ -24,6 +24,8 @@
  *    queue id and memory alone, because a command still queued runs once
  *    the controller is enabled again.  That task deletes what it may have
  *    created and frees the lease when its commands are back.
+ *  - A lease to end because a device or a namespace goes is taken off to
+ *    a private list once (lease->doomed, under lc->lock).
  *  - lease->lock guards lease->revoked against the page fault handler,
  *    which inserts the pages of a mapping on demand: once revoked is set
  *    and the file's mappings are zapped, no access reaches the memory or
@@ -104,9 +106,10 @@ struct nvme_lease {
 	struct kref ref;
 	struct nvme_lease_ctrl *lc;
 	struct list_head node;		/* on lc->leases while it holds a qid */
-	struct list_head gone;		/* nvme_lease_device_gone()'s list */
+	struct list_head gone;		/* on a list of nvme_lease_doom() */
 	struct mutex lock;		/* guards revoked */
 	bool revoked;
+	bool doomed;			/* on such a list; under lc->lock */
 	bool queues;			/* the queues may exist on the controller */
 	bool admin;			/* admin commands of this lease under way */
 	unsigned int gen;
@@ -139,6 +142,27 @@ static void nvme_lease_ctrl_release(struct kref *ref)
 
 	pci_dev_put(lc->pdev);
 	kfree(lc);
+}
+
+/*
+ * The leases of the controller @pdev or @ctrl (the other one NULL), with a
+ * reference, or NULL once that controller has gone from nvme-pci.
+ */
+static struct nvme_lease_ctrl *nvme_lease_ctrl_get(struct pci_dev *pdev,
+						   struct nvme_ctrl *ctrl)
+{
+	struct nvme_lease_ctrl *lc, *found = NULL;
+
+	mutex_lock(&nvme_lease_ctrls_lock);
+	list_for_each_entry(lc, &nvme_lease_ctrls, node) {
+		if ((pdev && lc->pdev == pdev) || (ctrl && lc->ctrl == ctrl)) {
+			found = lc;
+			kref_get(&found->ref);
+			break;
+		}
+	}
+	mutex_unlock(&nvme_lease_ctrls_lock);
+	return found;
 }
 
 struct nvme_lease_ctrl *nvme_lease_ctrl_alloc(struct nvme_ctrl *ctrl,
@@ -610,6 +634,34 @@ static bool nvme_lease_uses(struct nvme_lease *l, struct device *dev)
 }
 
 /*
+ * Put @l on @list, for nvme_lease_end_doomed(), unless it is being ended
+ * or made already.  lc->lock held.
+ */
+static void nvme_lease_doom(struct nvme_lease *l, struct list_head *list)
+{
+	lockdep_assert_held(&l->lc->lock);
+	if (l->admin || l->revoked || l->doomed)
+		return;
+	l->doomed = true;
+	kref_get(&l->ref);
+	list_add_tail(&l->gone, list);
+}
+
+/* End every lease nvme_lease_doom() put on @list; @why goes to the log. */
+static void nvme_lease_end_doomed(struct list_head *list, const char *why)
+{
+	struct nvme_lease *l, *next;
+
+	list_for_each_entry_safe(l, next, list, gone) {
+		list_del(&l->gone);
+		pci_info(l->lc->pdev, "lease of queue %u revoked: %s\n",
+			 l->qid, why);
+		nvme_lease_end(l);
+		kref_put(&l->ref, nvme_lease_release);
+	}
+}
+
+/*
  * @dev loses its driver or goes away: end every lease whose memory it
  * provides, or whose holder it is, before its driver's teardown waits for
  * its p2pmem.  The controller's own removal goes through
@@ -618,7 +670,8 @@ static bool nvme_lease_uses(struct nvme_lease *l, struct device *dev)
 static void nvme_lease_device_gone(struct device *dev)
 {
 	struct nvme_lease_ctrl *lc;
-	struct nvme_lease *l, *next;
+	struct nvme_lease *l;
+	char why[64];
 	LIST_HEAD(doomed);
 
 	mutex_lock(&nvme_lease_ctrls_lock);
@@ -626,23 +679,45 @@ static void nvme_lease_device_gone(struct device *dev)
 		if (&lc->pdev->dev == dev)
 			continue;
 		mutex_lock(&lc->lock);
-		list_for_each_entry(l, &lc->leases, node) {
-			if (l->admin || l->revoked || !nvme_lease_uses(l, dev))
-				continue;
-			kref_get(&l->ref);
-			list_add_tail(&l->gone, &doomed);
-		}
+		list_for_each_entry(l, &lc->leases, node)
+			if (nvme_lease_uses(l, dev))
+				nvme_lease_doom(l, &doomed);
 		mutex_unlock(&lc->lock);
 	}
 	mutex_unlock(&nvme_lease_ctrls_lock);
 
-	list_for_each_entry_safe(l, next, &doomed, gone) {
-		list_del(&l->gone);
-		pci_info(l->lc->pdev, "lease of queue %u revoked: %s goes away\n",
-			 l->qid, dev_name(dev));
-		nvme_lease_end(l);
-		kref_put(&l->ref, nvme_lease_release);
-	}
+	snprintf(why, sizeof(why), "%s goes away", dev_name(dev));
+	nvme_lease_end_doomed(&doomed, why);
+}
+
+/**
+ * nvme_lease_ns_gone() - revoke the leases of a namespace being removed
+ * @lc: the controller's leases (may be NULL)
+ * @nsid: the namespace
+ *
+ * Called by nvme_ns_remove() once the namespace is marked as being
+ * removed, while the controller may still be live: the queues of each
+ * lease on @nsid are deleted, which aborts what its holder left in them.
+ * A lease still being made sees the mark and fails.
+ *
+ * Context: process context; issues admin commands.
+ */
+void nvme_lease_ns_gone(struct nvme_lease_ctrl *lc, u32 nsid)
+{
+	struct nvme_lease *l;
+	char why[64];
+	LIST_HEAD(doomed);
+
+	if (!lc)
+		return;
+	mutex_lock(&lc->lock);
+	list_for_each_entry(l, &lc->leases, node)
+		if (l->nsid == nsid)
+			nvme_lease_doom(l, &doomed);
+	mutex_unlock(&lc->lock);
+
+	snprintf(why, sizeof(why), "namespace %u removed", nsid);
+	nvme_lease_end_doomed(&doomed, why);
 }
 
 static int nvme_lease_bus_notify(struct notifier_block *nb,
@@ -874,20 +949,31 @@ static struct nvme_lease *nvme_lease_create(struct nvme_lease_ctrl *lc,
 {
 	struct nvme_ns *ns = NULL;
 	struct nvme_lease *l;
+	bool ns_gone;
 	int ret;
 
+	/*
+	 * The namespace stays referenced until the lease is made: it must
+	 * not be on its way out when the lease goes on lc->leases for good
+	 * (nvme_lease_ns_gone() marks it before taking lc->lock).
+	 */
 	down_read(&lc->admin_sem);
 	if (lc->ctrl)
 		ns = nvme_find_get_ns(lc->ctrl, a->nsid);
 	up_read(&lc->admin_sem);
 	if (!ns)
 		return ERR_PTR(-ENODEV);
+	if (test_bit(NVME_NS_REMOVING, &ns->flags)) {
+		nvme_put_ns(ns);
+		return ERR_PTR(-ENODEV);
+	}
 	a->lba_shift = ns->head->lba_shift;
-	nvme_put_ns(ns);
 
 	l = kzalloc(sizeof(*l), GFP_KERNEL);
-	if (!l)
+	if (!l) {
+		nvme_put_ns(ns);
 		return ERR_PTR(-ENOMEM);
+	}
 	kref_init(&l->ref);
 	mutex_init(&l->lock);
 	init_waitqueue_head(&l->wait);
@@ -914,15 +1000,18 @@ static struct nvme_lease *nvme_lease_create(struct nvme_lease_ctrl *lc,
 		ret = nvme_lease_create_queues(l);
 
 	mutex_lock(&lc->lock);
-	if (!ret && l->gen == lc->gen && lc->up) {
+	ns_gone = test_bit(NVME_NS_REMOVING, &ns->flags);
+	if (!ret && l->gen == lc->gen && lc->up && !ns_gone) {
 		l->admin = false;
 		mutex_unlock(&lc->lock);
+		nvme_put_ns(ns);
 		nvme_lease_layout(l);
 		nvme_lease_fill_info(l);
 		return l;
 	}
+	/* The controller went down meanwhile, or the namespace goes. */
 	if (!ret)
-		ret = -EAGAIN;	/* the controller went down meanwhile */
+		ret = ns_gone ? -ENODEV : -EAGAIN;
 	if (l->queues && l->gen != lc->gen) {
 		/* A create that waited out the reset ran on the new controller. */
 		mutex_unlock(&lc->lock);
@@ -935,6 +1024,7 @@ static struct nvme_lease *nvme_lease_create(struct nvme_lease_ctrl *lc,
 	mutex_unlock(&lc->lock);
 out_put:
 	kref_put(&l->ref, nvme_lease_release);
+	nvme_put_ns(ns);
 	return ERR_PTR(ret);
 }
 
@@ -1013,19 +1103,28 @@ static long nvme_lease_ioctl_revoke(struct nvme_lease_ctrl *lc,
 	return 0;
 }
 
-long nvme_lease_ioctl(struct nvme_lease_ctrl *lc, unsigned int cmd,
+/*
+ * The controller's character device may outlive nvme-pci's hold on the
+ * controller: look its leases up rather than trust a pointer that removal
+ * frees.
+ */
+long nvme_lease_ioctl(struct nvme_ctrl *ctrl, unsigned int cmd,
 		      void __user *argp)
 {
-	if (!lc)
-		return -EOPNOTSUPP;
-	switch (cmd) {
-	case NVME_IOCTL_LEASE:
-		return nvme_lease_ioctl_lease(lc, argp);
-	case NVME_IOCTL_LEASE_REVOKE:
-		return nvme_lease_ioctl_revoke(lc, argp);
-	default:
+	struct nvme_lease_ctrl *lc;
+	long ret;
+
+	if (cmd != NVME_IOCTL_LEASE && cmd != NVME_IOCTL_LEASE_REVOKE)
 		return -ENOTTY;
-	}
+	lc = nvme_lease_ctrl_get(NULL, ctrl);
+	if (!lc)
+		return -ENODEV;
+	if (cmd == NVME_IOCTL_LEASE)
+		ret = nvme_lease_ioctl_lease(lc, argp);
+	else
+		ret = nvme_lease_ioctl_revoke(lc, argp);
+	kref_put(&lc->ref, nvme_lease_ctrl_release);
+	return ret;
 }
 
 /**
@@ -1043,8 +1142,9 @@ long nvme_lease_ioctl(struct nvme_lease_ctrl *lc, unsigned int cmd,
  * interrupt.
  *
  * The kernel takes the lease back when the controller resets (also on a
- * timeout), is removed or unbound, when the queue is revoked through
- * NVME_IOCTL_LEASE_REVOKE, and in nvme_lease_put().  It first calls
+ * timeout), is removed or unbound, when the namespace is removed, when a
+ * device whose memory the lease uses or the holder goes, when the queue is
+ * revoked through NVME_IOCTL_LEASE_REVOKE, and in nvme_lease_put().  It first calls
  * @req->revoke, once, which must make the holder's device stop touching
  * every address of the lease before it returns, in bounded time (it may
  * sleep; it runs while the controller is being disabled and must not call
@@ -1064,7 +1164,7 @@ struct nvme_lease *nvme_lease_get(struct pci_dev *pdev,
 				  const struct nvme_lease_request *req)
 {
 	struct nvme_lease_args a = { };
-	struct nvme_lease_ctrl *lc, *found = NULL;
+	struct nvme_lease_ctrl *lc;
 	struct nvme_lease *l;
 
 	a.nsid = req->nsid;
@@ -1073,19 +1173,11 @@ struct nvme_lease *nvme_lease_get(struct pci_dev *pdev,
 	if (nvme_lease_check_args(&a))
 		return ERR_PTR(-EINVAL);
 
-	mutex_lock(&nvme_lease_ctrls_lock);
-	list_for_each_entry(lc, &nvme_lease_ctrls, node) {
-		if (lc->pdev == pdev) {
-			found = lc;
-			kref_get(&found->ref);
-			break;
-		}
-	}
-	mutex_unlock(&nvme_lease_ctrls_lock);
-	if (!found)
+	lc = nvme_lease_ctrl_get(pdev, NULL);
+	if (!lc)
 		return ERR_PTR(-ENODEV);
-	l = nvme_lease_create(found, &a, req);
-	kref_put(&found->ref, nvme_lease_ctrl_release);
+	l = nvme_lease_create(lc, &a, req);
+	kref_put(&lc->ref, nvme_lease_ctrl_release);
 	return l;
 }
 EXPORT_SYMBOL_GPL(nvme_lease_get);

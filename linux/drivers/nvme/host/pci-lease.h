@@ -2,7 +2,8 @@
 /*
  * NVMe queue leases: what nvme-pci (pci.c) calls in pci-lease.c.  The
  * controller's side of a lease: which queue ids are kept for leasing, when
- * the controller goes down (every lease is revoked) and the ioctls of its
+ * the controller goes down (every lease is revoked), when one of its
+ * namespaces goes (the leases on it are revoked) and the ioctls of its
  * character device.
  */
 #ifndef _NVME_PCI_LEASE_H
@@ -42,7 +43,8 @@ void nvme_lease_ctrl_free(struct nvme_lease_ctrl *lc);
 void nvme_lease_ctrl_up(struct nvme_lease_ctrl *lc,
 			const struct nvme_lease_geometry *geo);
 void nvme_lease_ctrl_down(struct nvme_lease_ctrl *lc);
-long nvme_lease_ioctl(struct nvme_lease_ctrl *lc, unsigned int cmd,
+void nvme_lease_ns_gone(struct nvme_lease_ctrl *lc, u32 nsid);
+long nvme_lease_ioctl(struct nvme_ctrl *ctrl, unsigned int cmd,
 		      void __user *argp);
 
 #endif /* _NVME_PCI_LEASE_H */
