@@ -728,3 +728,28 @@ pid_t p2p_waitpid_bounded(pid_t pid, int *status, int secs)
 	sigaction(SIGALRM, &old, NULL);
 	return ret;
 }
+
+/* The child only makes system calls: safe from a threaded process too. */
+int p2p_write_bounded(const char *path, const char *val, int secs,
+		      long long *ms)
+{
+	struct timespec t0, t1;
+	int status;
+	pid_t pid;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid)
+		_exit(-p2p_write_str(path, val));
+	if (p2p_waitpid_bounded(pid, &status, secs) != pid)
+		return -ETIMEDOUT;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (ms)
+		*ms = (t1.tv_sec - t0.tv_sec) * 1000LL +
+		      (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	if (!WIFEXITED(status))
+		return -EINTR;
+	return -WEXITSTATUS(status);
+}

@@ -158,6 +158,14 @@ int p2p_tp_free(int fd, unsigned long long handle, bool sgl);
 
 /* waitpid() that gives up after @secs seconds (then -1 with EINTR). */
 pid_t p2p_waitpid_bounded(pid_t pid, int *status, int secs);
+/*
+ * Write @val to @path from a child, so that a write stuck in the kernel
+ * (a device removal that waits forever) cannot hang the test: 0, -errno
+ * of the write, or -ETIMEDOUT after @secs seconds.  @ms, if not NULL, gets
+ * how long the write took.
+ */
+int p2p_write_bounded(const char *path, const char *val, int secs,
+		      long long *ms);
 long long p2p_wait_attr(const char *bdf, const char *name, long long want,
 			int timeout_ms);
 void p2p_msleep(int ms);

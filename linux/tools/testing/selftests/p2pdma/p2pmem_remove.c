@@ -132,30 +132,9 @@ static unsigned long long bar_len(const char *bdf, int bar)
 	return start ? end - start + 1 : 0;
 }
 
-/*
- * Write @val to @path from a child, so that a write stuck in the kernel
- * cannot hang the test.  Returns 0, -errno of the write, or -ETIMEDOUT
- * after REMOVE_LIMIT_S seconds.  The child only makes system calls, so
- * this is safe from a threaded process too.
- */
 static int write_bounded(const char *path, const char *val, long long *ms)
 {
-	long long t0 = now_ms();
-	int status;
-	pid_t pid;
-
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (!pid)
-		_exit(-p2p_write_str(path, val));
-	if (p2p_waitpid_bounded(pid, &status, REMOVE_LIMIT_S) != pid)
-		return -ETIMEDOUT;
-	if (ms)
-		*ms = now_ms() - t0;
-	if (!WIFEXITED(status))
-		return -EINTR;
-	return -WEXITSTATUS(status);
+	return p2p_write_bounded(path, val, REMOVE_LIMIT_S, ms);
 }
 
 static int pci_remove(const char *bdf, long long *ms)
