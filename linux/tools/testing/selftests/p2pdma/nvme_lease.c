@@ -8,8 +8,11 @@
  * kernel's block path (and the other way round) at several queue depths,
  * two leases at once, kernel I/O beside a lease, a lease on a controller
  * without a CMB, revocation (close, NVME_IOCTL_LEASE_REVOKE with commands
- * in flight, controller reset) and the refusals (EACCES, ENODEV, EINVAL,
- * EBUSY, EREMOTEIO with a log line).
+ * in flight, removal of the namespace, unbind and hot removal of the
+ * provider of the completion queue, controller reset, hot removal of the
+ * controller) and the refusals (EACCES, ENODEV, EINVAL, EBUSY, EREMOTEIO
+ * with a log line).  Hot removal is the kernel's: the device's sysfs
+ * "remove", then a rescan of the PCI bus brings it back.
  *
  * The holder's protocol, with no system call after the mmap()s: write
  * 64-byte commands at the submission queue's tail, a full barrier, then
@@ -21,8 +24,9 @@
  * Every transfer is checked through O_DIRECT on the namespace.
  *
  * Built for the "lease" topology (vm/topologies/lease): NVMe A (CMB, two
- * namespaces), B (CMB) and C behind one switch, D on a root port of its
- * own (Intel vCPU: no P2P through the host bridge).  Stock 6.12 has no
+ * namespaces), B (CMB), C and E behind one switch, D on a root port of its
+ * own (Intel vCPU: no P2P through the host bridge).  E is in an NVMe
+ * subsystem, so that Namespace Attachment can detach its namespace 1.  Stock 6.12 has no
  * leases: there every test checks that the ioctl is unknown (ENOTTY) and
  * skips.
  *
@@ -67,6 +71,8 @@
 #define REAP_MS		10000		/* a completion later than this fails */
 #define REVOKE_MS	5000
 #define NS_BACK_MS	30000		/* a namespace back after a reset */
+#define NS_GONE_MS	20000		/* detach to revocation: a rescan */
+#define REMOVE_SECS	60		/* a device removal that takes longer hangs */
 #define TEST_SECS	120
 #define JUNK_SEED	0x6a756e6bULL	/* read slots hold this before a read */
 #define NOBODY		65534
@@ -447,16 +453,17 @@ static int job_run(struct holder *h, struct job *j)
 
 /* --- devices --- */
 
-enum { CTRL_A, CTRL_B, CTRL_C, CTRL_D, NR_CTRL };
+enum { CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E, NR_CTRL };
 
 static const char * const serials[NR_CTRL] = {
-	"cmbA", "cmbB", "plainC", "farD",
+	"cmbA", "cmbB", "plainC", "farD", "subsE",
 };
 
 struct lease_ctrl {
 	char name[16];			/* nvme2 */
 	char bdf[P2P_BDF_LEN];
 	char ns[2][32];			/* disks of nsid 1 and 2, or "" */
+	int cntlid;			/* its controller id */
 	int fd;				/* /dev/nvmeN */
 };
 
@@ -486,7 +493,11 @@ static long long sysfs_ll(const char *fmt, const char *a, const char *b)
 	return p2p_read_ll(path);
 }
 
-/* File the disks of controller @c under their namespace ids. */
+/*
+ * File the disks of controller @c under their namespace ids.  A controller
+ * in an NVMe subsystem (E) has path devices (nvme<s>c<c>n<n>) under it,
+ * and its disk is the subsystem's head, nvme<s>n<n>.
+ */
 static void scan_namespaces(struct lease_ctrl *c)
 {
 	char path[PATH_MAX];
@@ -498,20 +509,26 @@ static void scan_namespaces(struct lease_ctrl *c)
 	if (!dir)
 		return;
 	while ((de = readdir(dir))) {
-		unsigned int inst, ns;
+		unsigned int inst, cntl, ns;
+		char disk[32];
 		long long nsid;
 		int end = 0;
 
-		if (sscanf(de->d_name, "nvme%un%u%n", &inst, &ns, &end) != 2 ||
-		    de->d_name[end])
+		if (sscanf(de->d_name, "nvme%uc%un%u%n", &inst, &cntl, &ns,
+			   &end) == 3 && !de->d_name[end]) {
+			snprintf(disk, sizeof(disk), "nvme%un%u", inst, ns);
+		} else if (sscanf(de->d_name, "nvme%un%u%n", &inst, &ns,
+				  &end) == 2 && !de->d_name[end]) {
+			p2p_copy_str(disk, sizeof(disk), de->d_name);
+		} else {
 			continue;
+		}
 		nsid = sysfs_ll("/sys/class/nvme/%s/%s/nsid", c->name,
 				de->d_name);
 		if (nsid < 0)
 			nsid = ns;
 		if (nsid == 1 || nsid == 2)
-			p2p_copy_str(c->ns[nsid - 1], sizeof(c->ns[0]),
-				     de->d_name);
+			p2p_copy_str(c->ns[nsid - 1], sizeof(c->ns[0]), disk);
 	}
 	closedir(dir);
 }
@@ -534,6 +551,7 @@ static void scan_ctrl(struct lease_ctrl *cs, const char *name)
 		return;
 	p2p_copy_str(c->name, sizeof(c->name), name);
 	p2p_copy_str(c->bdf, sizeof(c->bdf), strrchr(real, '/') + 1);
+	c->cntlid = sysfs_ll("/sys/class/nvme/%s/%s", name, "cntlid");
 	scan_namespaces(c);
 }
 
@@ -586,7 +604,9 @@ FIXTURE_SETUP(lease)
 		SKIP(return, "needs the lease topology (vm/topologies/lease)");
 	scan_ctrls(self->c);
 	for (i = 0; i < NR_CTRL; i++) {
-		ASSERT_TRUE(self->c[i].name[0] && self->c[i].ns[0][0]) {
+		/* E's namespace 1 is back only once its test passed */
+		ASSERT_TRUE(self->c[i].name[0] &&
+			    (i == CTRL_E || self->c[i].ns[0][0])) {
 			TH_LOG("no NVMe with serial %s and namespace 1",
 			       serials[i]);
 		}
@@ -1341,6 +1361,183 @@ TEST_F_TIMEOUT(lease, revoke_on_provider_unbind, TEST_SECS)
 				10000));
 }
 
+/*
+ * Namespace Attachment (admin opcode 0x15): attach (or detach) namespace
+ * @nsid to (from) the controller @cntlid.  0, the NVMe status, or -errno.
+ */
+static int ns_attachment(int fd, __u32 nsid, int cntlid, bool attach)
+{
+	struct nvme_admin_cmd cmd = { };
+	__u16 *list;
+	int ret;
+
+	list = calloc(1, 4096);		/* a controller list */
+	if (!list)
+		return -ENOMEM;
+	list[0] = 1;
+	list[1] = cntlid;
+	cmd.opcode = 0x15;
+	cmd.nsid = nsid;
+	cmd.addr = (uintptr_t)list;
+	cmd.data_len = 4096;
+	cmd.cdw10 = attach ? 0 : 1;
+	ret = ioctl(fd, NVME_IOCTL_ADMIN_CMD, &cmd);
+	free(list);
+	return ret < 0 ? -errno : ret;
+}
+
+/* Have @c's controller scan its namespaces now. */
+static void rescan_namespaces(const struct lease_ctrl *c)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/class/nvme/%s/rescan_controller",
+		 c->name);
+	p2p_write_str(path, "1");
+}
+
+/* Wait up to @ms until @c's namespace @nsid has a disk, or has none. */
+static int wait_namespace(struct lease_ctrl *c, __u32 nsid, bool present,
+			  int ms)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		memset(c->ns, 0, sizeof(c->ns));
+		scan_namespaces(c);
+		if (!!c->ns[nsid - 1][0] == present)
+			return 0;
+		if (ms_since(&t0) > ms)
+			return -ETIMEDOUT;
+		p2p_msleep(100);
+	}
+}
+
+/*
+ * Namespace 1 of E is detached (Namespace Attachment, as an administrator
+ * would) while a lease on it has commands in flight: the kernel removes
+ * the namespace and, before it goes, revokes the lease, saying why.  A new
+ * lease on it is refused (ENODEV) while namespace 2 of E serves the kernel.
+ * Attached again, it is back with its data, and leases on it work.
+ */
+TEST_F_TIMEOUT(lease, revoke_on_namespace_removal, TEST_SECS)
+{
+	struct lease_ctrl *e = &self->c[CTRL_E];
+	struct holder *h = &self->h[0];
+	struct nvme_lease_args args;
+	off_t io_off = 4 * P2P_MIB;
+	char disk2[32], want[80];
+	__u32 depth = 8, i;
+	struct timespec t0;
+	int kmsg, ev, ret;
+
+	ASSERT_TRUE(e->ns[0][0] && e->ns[1][0]) {
+		TH_LOG("NVMe E (%s) lacks namespace 1 or 2", e->name);
+	}
+	ASSERT_LE(0, e->cntlid);
+	p2p_copy_str(disk2, sizeof(disk2), e->ns[1]);
+	kmsg = p2p_kmsg_open();
+	ASSERT_LE(0, kmsg);
+
+	open_holder(_metadata, h, e, 1, depth);
+	lease_io(_metadata, h, OPC_WRITE, io_off, 16, self->seed);
+	for (i = 0; i < depth - 1; i++)
+		holder_queue_chunk(h, OPC_READ, io_off + (off_t)i * CHUNK,
+				   self->seed);
+	holder_ring(h);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = ns_attachment(e->fd, 1, e->cntlid, false);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("detach of namespace 1 from %s (controller id %d): %d",
+		       e->name, e->cntlid, ret);
+	}
+	/* the detach's effects or its event make the kernel rescan; so does this */
+	rescan_namespaces(e);
+	ev = lease_wait_revoked(h->fd, NS_GONE_MS);
+	EXPECT_GT(NS_GONE_MS, ms_since(&t0));
+	EXPECT_EQ(POLLERR | POLLHUP, ev & (POLLERR | POLLHUP));
+	expect_mappings_gone(_metadata, h);
+	snprintf(want, sizeof(want),
+		 "lease of queue %u revoked: namespace 1 removed", h->a.qid);
+	EXPECT_TRUE(p2p_kmsg_search(kmsg, want, NULL)) {
+		TH_LOG("no kernel log line \"%s\"", want);
+	}
+	close(kmsg);
+	EXPECT_EQ(0, wait_namespace(e, 1, false, NS_GONE_MS));
+
+	ret = lease_take(e->fd, 1, 4, CHUNK, &args);
+	if (ret >= 0)
+		close(ret);
+	EXPECT_EQ(-ENODEV, ret);
+	ASSERT_EQ(0, disk_put(self->buf, disk2, io_off, 16, ~self->seed));
+	check_disk(_metadata, self->buf, disk2, io_off, 16, ~self->seed);
+	holder_close(h);
+
+	ret = ns_attachment(e->fd, 1, e->cntlid, true);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("attach of namespace 1 to %s: %d", e->name, ret);
+	}
+	rescan_namespaces(e);
+	ASSERT_EQ(0, wait_namespace(e, 1, true, NS_BACK_MS));
+	check_disk(_metadata, self->buf, e->ns[0], io_off, 16, self->seed);
+	open_holder(_metadata, h, e, 1, 4);
+	lease_io(_metadata, h, OPC_READ, io_off, 16, self->seed);
+}
+
+/*
+ * Hot removal of B, whose p2pmem holds the completion queue of a lease on
+ * A with commands in flight: the lease is revoked before B's p2pmem goes,
+ * so the removal ends in bounded time with nothing left allocated.  After
+ * a rescan of the bus, B is back with all of its p2pmem and takes the
+ * completion queues of new leases again.
+ */
+TEST_F_TIMEOUT(lease, revoke_on_provider_remove, TEST_SECS)
+{
+	struct lease_ctrl *a = &self->c[CTRL_A], *b = &self->c[CTRL_B];
+	struct holder *h = &self->h[0];
+	off_t io_off = 16 * P2P_MIB;
+	char path[PATH_MAX];
+	__u32 depth = 8, i;
+	long long ms = 0;
+	int ret;
+
+	open_holder(_metadata, h, a, 1, depth);
+	ASSERT_EQ(NVME_LEASE_MEM_P2PMEM, h->a.cq_mem);
+	lease_io(_metadata, h, OPC_WRITE, io_off, 8, self->seed);
+	for (i = 0; i < depth - 1; i++)
+		holder_queue_chunk(h, OPC_READ, io_off + (off_t)i * CHUNK,
+				   self->seed);
+	holder_ring(h);
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", b->bdf);
+	ret = p2p_write_bounded(path, "1", REMOVE_SECS, &ms);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("remove %s: %s", b->bdf, strerror(-ret));
+	}
+	EXPECT_GT(REVOKE_MS, ms);
+	EXPECT_EQ(POLLERR | POLLHUP,
+		  lease_events(h->fd, 0) & (POLLERR | POLLHUP));
+	expect_mappings_gone(_metadata, h);
+	holder_close(h);
+	EXPECT_EQ(self->avail0[CTRL_A],
+		  p2p_wait_attr(a->bdf, "available", self->avail0[CTRL_A],
+				2000));
+	check_disk(_metadata, self->buf, a->ns[0], io_off, 8, self->seed);
+
+	ret = p2p_write_bounded("/sys/bus/pci/rescan", "1", REMOVE_SECS, NULL);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("rescan: %s", strerror(-ret));
+	}
+	ASSERT_EQ(self->avail0[CTRL_B],
+		  p2p_wait_attr(b->bdf, "available", self->avail0[CTRL_B],
+				NS_BACK_MS));
+	open_holder(_metadata, h, a, 1, 4);
+	EXPECT_EQ(NVME_LEASE_MEM_P2PMEM, h->a.cq_mem);
+	lease_io(_metadata, h, OPC_READ, io_off, 8, self->seed);
+}
+
 TEST_F_TIMEOUT(lease, revoke_on_reset, TEST_SECS)
 {
 	struct lease_ctrl *a = &self->c[CTRL_A];
@@ -1384,6 +1581,95 @@ TEST_F_TIMEOUT(lease, revoke_on_reset, TEST_SECS)
 	lease_io(_metadata, h, OPC_WRITE, 0, 32, self->seed);
 	check_disk(_metadata, self->buf, a->ns[0], 0, 32, self->seed);
 	lease_io(_metadata, h, OPC_READ, 0, 32, self->seed);
+}
+
+/*
+ * Hot removal of A under two leases with commands in flight: one on A, and
+ * one on C that took memory from A's CMB (the provider is picked at random
+ * among the nearest, hence a few tries).  Both are revoked and the removal
+ * ends in bounded time; their files only report the revocation, and close
+ * cleanly after the device has gone.  B's namespace serves the kernel
+ * throughout.  After a rescan of the bus A is back with its data and all
+ * of its p2pmem, and leases on it work.
+ */
+TEST_F_TIMEOUT(lease, revoke_on_controller_remove, TEST_SECS)
+{
+	struct lease_ctrl *a = &self->c[CTRL_A], *b = &self->c[CTRL_B];
+	struct lease_ctrl *c = &self->c[CTRL_C];
+	struct holder *ha = &self->h[0], *hc = &self->h[1];
+	struct lease_ctrl now[NR_CTRL];
+	off_t io_off = 36 * P2P_MIB;
+	char path[PATH_MAX];
+	struct timespec t0;
+	int i, tries, ret;
+	long long ms = 0;
+
+	open_holder(_metadata, ha, a, 1, 8);
+	lease_io(_metadata, ha, OPC_WRITE, io_off, 16, self->seed);
+	for (tries = 0; tries < 8; tries++) {
+		long long before = available(a);
+
+		open_holder(_metadata, hc, c, 1, 4);
+		if (available(a) < before)
+			break;
+		holder_close(hc);
+	}
+	ASSERT_GT(8, tries) {
+		TH_LOG("no lease on C took memory of A's CMB in 8 tries");
+	}
+	for (i = 0; i < 7; i++)
+		holder_queue_chunk(ha, OPC_READ, io_off + (off_t)i * CHUNK,
+				   self->seed);
+	holder_ring(ha);
+	for (i = 0; i < 3; i++)
+		holder_queue_chunk(hc, OPC_READ, (off_t)i * CHUNK, self->seed);
+	holder_ring(hc);
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", a->bdf);
+	ret = p2p_write_bounded(path, "1", REMOVE_SECS, &ms);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("remove %s: %s", a->bdf, strerror(-ret));
+	}
+	EXPECT_GT(NS_GONE_MS, ms);
+	EXPECT_EQ(POLLERR | POLLHUP,
+		  lease_events(ha->fd, 0) & (POLLERR | POLLHUP));
+	EXPECT_EQ(POLLERR | POLLHUP,
+		  lease_events(hc->fd, 0) & (POLLERR | POLLHUP));
+	expect_mappings_gone(_metadata, ha);
+	expect_mappings_gone(_metadata, hc);
+	/* the removed controller's file takes no lease requests */
+	EXPECT_EQ(-ENODEV, lease_revoke(a->fd, ha->a.qid));
+	ASSERT_EQ(0, disk_put(self->buf, b->ns[0], io_off, 8, ~self->seed));
+	check_disk(_metadata, self->buf, b->ns[0], io_off, 8, ~self->seed);
+	holder_close(ha);
+	holder_close(hc);
+	close(a->fd);
+	a->fd = -1;
+
+	ret = p2p_write_bounded("/sys/bus/pci/rescan", "1", REMOVE_SECS, NULL);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("rescan: %s", strerror(-ret));
+	}
+	ASSERT_EQ(self->avail0[CTRL_A],
+		  p2p_wait_attr(a->bdf, "available", self->avail0[CTRL_A],
+				NS_BACK_MS));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		memset(now, 0, sizeof(now));
+		scan_ctrls(now);
+		if (now[CTRL_A].ns[0][0])
+			break;
+		p2p_msleep(200);
+	} while (ms_since(&t0) < NS_BACK_MS);
+	ASSERT_TRUE(now[CTRL_A].ns[0][0]) {
+		TH_LOG("NVMe A (%s) is not back with namespace 1", a->bdf);
+	}
+	*a = now[CTRL_A];
+	a->fd = ctrl_open(a);
+	ASSERT_LE(0, a->fd);
+	check_disk(_metadata, self->buf, a->ns[0], io_off, 16, self->seed);
+	open_holder(_metadata, ha, a, 1, 8);
+	lease_io(_metadata, ha, OPC_READ, io_off, 16, self->seed);
 }
 
 /* --- an in-kernel holder: test_edu_lease.ko drives A with QEMU's edu --- */
