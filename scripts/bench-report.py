@@ -67,15 +67,28 @@ def new_median(metric):
 
 
 # Queue leases, on the new kernel alone (upstream has none): the holder
-# against io_uring and pread on the same namespace, and the system calls
-# each made per read (counted under ptrace).
-uring = "qd_uring" if new_median("qd_uring_iops") is not None else "qd_uring_irq"
-for other in (uring, "qd_pread"):
+# against io_uring and pread on the same namespace, with the controller
+# keeping queues for leases (rows *_lq, shadow doorbells off) and as the
+# kernel sets it up by default; what keeping them costs io_uring and pread;
+# and the system calls each made per read (counted under ptrace).
+def uring_way(sfx):
+    way = "qd_uring" + sfx
+    return way if new_median(f"{way}_iops") is not None else "qd_uring_irq" + sfx
+
+
+for sfx in ("_lq", ""):
+    for other in (uring_way(sfx), "qd_pread" + sfx):
+        for kind in ("iops", "cpu_us"):
+            lease, o = new_median(f"qd_lease_{kind}"), new_median(f"{other}_{kind}")
+            if lease is not None and o:
+                lines.append(f"{new_label}: qd_lease_{kind} / {other}_{kind} = {lease / o:.2f}")
+for default in (uring_way(""), "qd_pread"):
+    kept = default + "_lq"
     for kind in ("iops", "cpu_us"):
-        lease, o = new_median(f"qd_lease_{kind}"), new_median(f"{other}_{kind}")
-        if lease is not None and o:
-            lines.append(f"{new_label}: qd_lease_{kind} / {other}_{kind} = {lease / o:.2f}")
-calls = [(way, new_median(f"{way}_syscalls")) for way in ("qd_lease", uring, "qd_pread")]
+        k, d = new_median(f"{kept}_{kind}"), new_median(f"{default}_{kind}")
+        if k is not None and d:
+            lines.append(f"{new_label}: lease queues kept: {kept}_{kind} / {default}_{kind} = {k / d:.2f}")
+calls = [(way, new_median(f"{way}_syscalls")) for way in ("qd_lease", uring_way("_lq"), "qd_pread_lq")]
 if any(c is not None for _, c in calls):
     lines.append(f"{new_label}: system calls per read: " +
                  ", ".join(f"{way[3:]} {c:.3f}" for way, c in calls if c is not None))

@@ -145,30 +145,41 @@ median_runs 1 cat "$percall"
 # Random 4 KiB reads at queue depth 8 from the first client's namespace: a
 # queue leased to user space and polled there, io_uring on a polled queue
 # with registered buffers, and pread at depth 1 (vm/tools/leasebench.c).
-# The client is bound anew, so that its probe takes lease_queues and
-# poll_queues: a reset re-reads both, but the block layer keeps the queue
+# The client is bound anew, so that its probe takes poll_queues (and
+# lease_queues): a reset re-reads both, but the block layer keeps the queue
 # maps of the first probe and would never poll.  md9 sits on the client:
-# stopped first.  Stock 6.12 has no lease_queues and prints no lease row.
+# stopped first.  Two passes: the controller as the kernel sets it up by
+# default (io_uring and pread, the rows that compare with upstream), then,
+# where the kernel has leases, with two queue pairs kept for them, which
+# turns shadow doorbells off (the lease rows, and io_uring and pread again
+# as qd_*_lq_*).  Stock 6.12 has no lease_queues: one pass, no lease row.
 nvmep=/sys/module/nvme/parameters
-[ -e $nvmep/lease_queues ] && echo 2 > $nvmep/lease_queues
-echo 1 > $nvmep/poll_queues
 [ -e /sys/block/md9/md/array_state ] && echo clear > /sys/block/md9/md/array_state
-echo "$client" > /sys/bus/pci/drivers/nvme/unbind
-echo "$client" > /sys/bus/pci/drivers/nvme/bind
-qdctrl=; qdns=
-for i in $(seq 30); do
-	while read -r c bdf ns p2p; do
-		[ "$bdf" = "$client" ] && [ "$ns" != none ] && { qdctrl=/dev/$c; qdns=$ns; }
-	done <<INV
+echo 1 > $nvmep/poll_queues
+qd_pass() {
+	local qdctrl= qdns= c bdf ns p2p i
+
+	echo "$client" > /sys/bus/pci/drivers/nvme/unbind
+	echo "$client" > /sys/bus/pci/drivers/nvme/bind
+	for i in $(seq 30); do
+		while read -r c bdf ns p2p; do
+			[ "$bdf" = "$client" ] && [ "$ns" != none ] && { qdctrl=/dev/$c; qdns=$ns; }
+		done <<INV
 $(nvme_inventory)
 INV
-	[ -n "$qdns" ] && break
-	sleep 1
-done
-if [ -n "$qdns" ]; then
-	median_runs 3 leasebench "$qdctrl" "$qdns" 8 16384
-else
-	echo "bench: $client has no namespace after binding it again"
+		[ -n "$qdns" ] && break
+		sleep 1
+	done
+	if [ -n "$qdns" ]; then
+		median_runs 3 leasebench "$qdctrl" "$qdns" 8 16384 "$@"
+	else
+		echo "bench: $client has no namespace after binding it again"
+	fi
+}
+qd_pass
+if [ -e $nvmep/lease_queues ]; then
+	echo 2 > $nvmep/lease_queues
+	qd_pass _lq
 fi
 
 # struct pages (vmemmap) spent on the registered BARs: all of them, then

@@ -3,7 +3,7 @@
  * leasebench - random 4 KiB reads from one NVMe namespace at one queue
  * depth, three ways, for make bench:
  *
- *   leasebench <ctrl> <nsdev> <depth> <count>
+ *   leasebench <ctrl> <nsdev> <depth> <count> [<suffix>]
  *	e.g. leasebench /dev/nvme1 /dev/nvme1n1 8 16384
  *
  * lease: a queue pair of <ctrl> leased with NVME_IOCTL_LEASE (depth
@@ -29,8 +29,14 @@
  * parent counts the system call entries between two getppid() markers the
  * child makes around its loop.  The timed run is never traced.
  *
+ * A <suffix> goes after the way in the rows of io_uring and pread
+ * (qd_uring<suffix>_iops): make bench measures them once with the
+ * controller as the kernel sets it up by default and once with queues kept
+ * for leases (nvme.lease_queues), which turns shadow doorbells off.
+ *
  * Every completion must succeed, else that way prints no row and the exit
- * status is 1.  A kernel without queue leases (ENOTTY) prints no lease row.
+ * status is 1.  A kernel without queue leases (ENOTTY), or a controller
+ * that keeps no queues for them (EOPNOTSUPP), prints no lease row.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -73,6 +79,7 @@ struct bench {
 	__u32 nsid;
 	unsigned int blocks;		/* where reads may land */
 	bool iopoll;			/* uring: a polled ring */
+	const char *suffix;		/* of the uring and pread rows */
 };
 
 /* The holder's side of a leased queue pair. */
@@ -622,13 +629,15 @@ static int run_traced(const struct bench *b, const struct way *w,
 /* Both runs of one way and its rows: 0, or 1 when it failed. */
 static int bench_way(const struct bench *b, const struct way *w)
 {
+	const char *sfx = w == &lease_way ? "" : b->suffix;
 	unsigned int traced = b->count / 4;
 	double secs = 0, cpu = 0, calls = 0;
 	int ret;
 
 	ret = run_timed(b, w, b->count, &secs, &cpu);
-	if (ret == -ENOTTY && w == &lease_way) {
-		fprintf(stderr, "leasebench: no queue leases here (ENOTTY), no lease rows\n");
+	if ((ret == -ENOTTY || ret == -EOPNOTSUPP) && w == &lease_way) {
+		fprintf(stderr, "leasebench: no queue leases on %s (%s), no lease rows\n",
+			b->ctrl, strerror(-ret));
 		return 0;
 	}
 	if (!ret)
@@ -638,11 +647,11 @@ static int bench_way(const struct bench *b, const struct way *w)
 			w == &lease_way ? b->ctrl : b->nsdev, strerror(-ret));
 		return 1;
 	}
-	printf("BENCH: qd_%s_iops %.0f IOPS-qd%u\n", w->name, b->count / secs,
-	       w == &pread_way ? 1 : b->depth);
-	printf("BENCH: qd_%s_cpu_us %.2f us/IO\n", w->name,
+	printf("BENCH: qd_%s%s_iops %.0f IOPS-qd%u\n", w->name, sfx,
+	       b->count / secs, w == &pread_way ? 1 : b->depth);
+	printf("BENCH: qd_%s%s_cpu_us %.2f us/IO\n", w->name, sfx,
 	       cpu * 1e6 / b->count);
-	printf("BENCH: qd_%s_syscalls %.3f calls/IO\n", w->name, calls);
+	printf("BENCH: qd_%s%s_syscalls %.3f calls/IO\n", w->name, sfx, calls);
 	return 0;
 }
 
@@ -708,14 +717,15 @@ int main(int argc, char **argv)
 	struct bench b = { 0 };
 	int ret, failed = 0;
 
-	if (argc == 5) {
+	b.suffix = argc == 6 ? argv[5] : "";
+	if (argc == 5 || argc == 6) {
 		b.ctrl = argv[1];
 		b.nsdev = argv[2];
 		b.depth = strtoul(argv[3], NULL, 0);
 		b.count = strtoul(argv[4], NULL, 0);
 	}
 	if (b.depth < 2 || b.depth > MAX_DEPTH || b.count < 4) {
-		fprintf(stderr, "usage: %s CTRL NSDEV DEPTH(2-%d) COUNT(>=4)\n",
+		fprintf(stderr, "usage: %s CTRL NSDEV DEPTH(2-%d) COUNT(>=4) [SUFFIX]\n",
 			argv[0], MAX_DEPTH);
 		return 2;
 	}
