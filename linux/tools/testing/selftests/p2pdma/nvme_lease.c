@@ -760,6 +760,52 @@ static void expect_mappings_gone(struct __test_metadata *_metadata,
 	EXPECT_TRUE(p2p_touch_faults(h->db + h->a.sq_db, false));
 }
 
+/* A lease revoked already: poll() says so, and every mapping faults. */
+static void expect_revoked(struct __test_metadata *_metadata,
+			   struct holder *h)
+{
+	EXPECT_EQ(POLLERR | POLLHUP,
+		  lease_events(h->fd, 0) & (POLLERR | POLLHUP));
+	expect_mappings_gone(_metadata, h);
+}
+
+/* @n reads of the chunks from @off queued and rung, not reaped. */
+static void holder_reads_in_flight(struct holder *h, off_t off,
+				   unsigned int n, uint64_t seed)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		holder_queue_chunk(h, OPC_READ, off + (off_t)i * CHUNK, seed);
+	holder_ring(h);
+}
+
+/* Hot removal of the PCI function @bdf, done within @limit_ms. */
+static void remove_function(struct __test_metadata *_metadata,
+			    const char *bdf, long long limit_ms)
+{
+	char path[PATH_MAX];
+	long long ms = 0;
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", bdf);
+	ret = p2p_write_bounded(path, "1", REMOVE_SECS, &ms);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("remove %s: %s", bdf, strerror(-ret));
+	}
+	EXPECT_GT(limit_ms, ms);
+}
+
+static void rescan_bus(struct __test_metadata *_metadata)
+{
+	int ret = p2p_write_bounded("/sys/bus/pci/rescan", "1", REMOVE_SECS,
+				    NULL);
+
+	ASSERT_EQ(0, ret) {
+		TH_LOG("rescan: %s", strerror(-ret));
+	}
+}
+
 static long long available(const struct lease_ctrl *c)
 {
 	return p2p_attr(c->bdf, "available");
@@ -1067,6 +1113,7 @@ TEST_F_TIMEOUT(lease, revoke_on_close, TEST_SECS)
 	lease_io(_metadata, h, OPC_WRITE, 0, 8, self->seed);
 	EXPECT_GT(self->avail0[CTRL_A], available(a));
 	EXPECT_GT(self->avail0[CTRL_B], available(b));
+	holder_reads_in_flight(h, 0, 3, self->seed);
 
 	/* the descriptor first, the mappings after */
 	close(h->fd);
@@ -1329,6 +1376,7 @@ TEST_F_TIMEOUT(lease, revoke_on_provider_unbind, TEST_SECS)
 	open_holder(_metadata, h, a, 1, 4);
 	ASSERT_EQ(NVME_LEASE_MEM_P2PMEM, h->a.cq_mem);
 	lease_io(_metadata, h, OPC_WRITE, io_off, 4, self->seed);
+	holder_reads_in_flight(h, io_off, 3, self->seed);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = p2p_write_str("/sys/bus/pci/drivers/nvme/unbind", b->bdf);
@@ -1336,9 +1384,7 @@ TEST_F_TIMEOUT(lease, revoke_on_provider_unbind, TEST_SECS)
 		TH_LOG("unbind %s: %s", b->bdf, strerror(-ret));
 	}
 	EXPECT_GT(REVOKE_MS, ms_since(&t0));
-	EXPECT_EQ(POLLERR | POLLHUP,
-		  lease_events(h->fd, 0) & (POLLERR | POLLHUP));
-	expect_mappings_gone(_metadata, h);
+	expect_revoked(_metadata, h);
 	holder_close(h);
 	EXPECT_EQ(self->avail0[CTRL_A],
 		  p2p_wait_attr(a->bdf, "available", self->avail0[CTRL_A],
@@ -1428,7 +1474,7 @@ TEST_F_TIMEOUT(lease, revoke_on_namespace_removal, TEST_SECS)
 	struct nvme_lease_args args;
 	off_t io_off = 4 * P2P_MIB;
 	char disk2[32], want[80];
-	__u32 depth = 8, i;
+	__u32 depth = 8;
 	struct timespec t0;
 	int kmsg, ev, ret;
 
@@ -1442,10 +1488,7 @@ TEST_F_TIMEOUT(lease, revoke_on_namespace_removal, TEST_SECS)
 
 	open_holder(_metadata, h, e, 1, depth);
 	lease_io(_metadata, h, OPC_WRITE, io_off, 16, self->seed);
-	for (i = 0; i < depth - 1; i++)
-		holder_queue_chunk(h, OPC_READ, io_off + (off_t)i * CHUNK,
-				   self->seed);
-	holder_ring(h);
+	holder_reads_in_flight(h, io_off, depth - 1, self->seed);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = ns_attachment(e->fd, 1, e->cntlid, false);
@@ -1498,38 +1541,21 @@ TEST_F_TIMEOUT(lease, revoke_on_provider_remove, TEST_SECS)
 	struct lease_ctrl *a = &self->c[CTRL_A], *b = &self->c[CTRL_B];
 	struct holder *h = &self->h[0];
 	off_t io_off = 16 * P2P_MIB;
-	char path[PATH_MAX];
-	__u32 depth = 8, i;
-	long long ms = 0;
-	int ret;
 
-	open_holder(_metadata, h, a, 1, depth);
+	open_holder(_metadata, h, a, 1, 8);
 	ASSERT_EQ(NVME_LEASE_MEM_P2PMEM, h->a.cq_mem);
 	lease_io(_metadata, h, OPC_WRITE, io_off, 8, self->seed);
-	for (i = 0; i < depth - 1; i++)
-		holder_queue_chunk(h, OPC_READ, io_off + (off_t)i * CHUNK,
-				   self->seed);
-	holder_ring(h);
+	holder_reads_in_flight(h, io_off, 7, self->seed);
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", b->bdf);
-	ret = p2p_write_bounded(path, "1", REMOVE_SECS, &ms);
-	ASSERT_EQ(0, ret) {
-		TH_LOG("remove %s: %s", b->bdf, strerror(-ret));
-	}
-	EXPECT_GT(REVOKE_MS, ms);
-	EXPECT_EQ(POLLERR | POLLHUP,
-		  lease_events(h->fd, 0) & (POLLERR | POLLHUP));
-	expect_mappings_gone(_metadata, h);
+	remove_function(_metadata, b->bdf, REVOKE_MS);
+	expect_revoked(_metadata, h);
 	holder_close(h);
 	EXPECT_EQ(self->avail0[CTRL_A],
 		  p2p_wait_attr(a->bdf, "available", self->avail0[CTRL_A],
 				2000));
 	check_disk(_metadata, self->buf, a->ns[0], io_off, 8, self->seed);
 
-	ret = p2p_write_bounded("/sys/bus/pci/rescan", "1", REMOVE_SECS, NULL);
-	ASSERT_EQ(0, ret) {
-		TH_LOG("rescan: %s", strerror(-ret));
-	}
+	rescan_bus(_metadata);
 	ASSERT_EQ(self->avail0[CTRL_B],
 		  p2p_wait_attr(b->bdf, "available", self->avail0[CTRL_B],
 				NS_BACK_MS));
@@ -1547,6 +1573,7 @@ TEST_F_TIMEOUT(lease, revoke_on_reset, TEST_SECS)
 
 	open_holder(_metadata, h, a, 1, 8);
 	lease_io(_metadata, h, OPC_WRITE, 0, 16, self->seed);
+	holder_reads_in_flight(h, 0, 7, self->seed);
 	ASSERT_EQ(0, ioctl(a->fd, NVME_IOCTL_RESET)) {
 		TH_LOG("NVME_IOCTL_RESET on %s: %s", a->name, strerror(errno));
 	}
@@ -1599,10 +1626,8 @@ TEST_F_TIMEOUT(lease, revoke_on_controller_remove, TEST_SECS)
 	struct holder *ha = &self->h[0], *hc = &self->h[1];
 	struct lease_ctrl now[NR_CTRL];
 	off_t io_off = 36 * P2P_MIB;
-	char path[PATH_MAX];
 	struct timespec t0;
-	int i, tries, ret;
-	long long ms = 0;
+	int tries;
 
 	open_holder(_metadata, ha, a, 1, 8);
 	lease_io(_metadata, ha, OPC_WRITE, io_off, 16, self->seed);
@@ -1617,26 +1642,12 @@ TEST_F_TIMEOUT(lease, revoke_on_controller_remove, TEST_SECS)
 	ASSERT_GT(8, tries) {
 		TH_LOG("no lease on C took memory of A's CMB in 8 tries");
 	}
-	for (i = 0; i < 7; i++)
-		holder_queue_chunk(ha, OPC_READ, io_off + (off_t)i * CHUNK,
-				   self->seed);
-	holder_ring(ha);
-	for (i = 0; i < 3; i++)
-		holder_queue_chunk(hc, OPC_READ, (off_t)i * CHUNK, self->seed);
-	holder_ring(hc);
+	holder_reads_in_flight(ha, io_off, 7, self->seed);
+	holder_reads_in_flight(hc, 0, 3, self->seed);
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", a->bdf);
-	ret = p2p_write_bounded(path, "1", REMOVE_SECS, &ms);
-	ASSERT_EQ(0, ret) {
-		TH_LOG("remove %s: %s", a->bdf, strerror(-ret));
-	}
-	EXPECT_GT(NS_GONE_MS, ms);
-	EXPECT_EQ(POLLERR | POLLHUP,
-		  lease_events(ha->fd, 0) & (POLLERR | POLLHUP));
-	EXPECT_EQ(POLLERR | POLLHUP,
-		  lease_events(hc->fd, 0) & (POLLERR | POLLHUP));
-	expect_mappings_gone(_metadata, ha);
-	expect_mappings_gone(_metadata, hc);
+	remove_function(_metadata, a->bdf, NS_GONE_MS);
+	expect_revoked(_metadata, ha);
+	expect_revoked(_metadata, hc);
 	/* the removed controller's file takes no lease requests */
 	EXPECT_EQ(-ENODEV, lease_revoke(a->fd, ha->a.qid));
 	ASSERT_EQ(0, disk_put(self->buf, b->ns[0], io_off, 8, ~self->seed));
@@ -1646,10 +1657,7 @@ TEST_F_TIMEOUT(lease, revoke_on_controller_remove, TEST_SECS)
 	close(a->fd);
 	a->fd = -1;
 
-	ret = p2p_write_bounded("/sys/bus/pci/rescan", "1", REMOVE_SECS, NULL);
-	ASSERT_EQ(0, ret) {
-		TH_LOG("rescan: %s", strerror(-ret));
-	}
+	rescan_bus(_metadata);
 	ASSERT_EQ(self->avail0[CTRL_A],
 		  p2p_wait_attr(a->bdf, "available", self->avail0[CTRL_A],
 				NS_BACK_MS));
