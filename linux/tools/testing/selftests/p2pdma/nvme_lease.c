@@ -1463,14 +1463,15 @@ static int wait_namespace(struct lease_ctrl *c, __u32 nsid, bool present,
 /*
  * Namespace 1 of E is detached (Namespace Attachment, as an administrator
  * would) while a lease on it has commands in flight: the kernel removes
- * the namespace and, before it goes, revokes the lease, saying why.  A new
- * lease on it is refused (ENODEV) while namespace 2 of E serves the kernel.
+ * the namespace and, before it goes, revokes the lease, saying why.  A
+ * lease on namespace 2 of E stays and works; a new lease on namespace 1 is
+ * refused (ENODEV) while namespace 2 serves the kernel.
  * Attached again, it is back with its data, and leases on it work.
  */
 TEST_F_TIMEOUT(lease, revoke_on_namespace_removal, TEST_SECS)
 {
 	struct lease_ctrl *e = &self->c[CTRL_E];
-	struct holder *h = &self->h[0];
+	struct holder *h = &self->h[0], *h2 = &self->h[1];
 	struct nvme_lease_args args;
 	off_t io_off = 4 * P2P_MIB;
 	char disk2[32], want[80];
@@ -1487,6 +1488,7 @@ TEST_F_TIMEOUT(lease, revoke_on_namespace_removal, TEST_SECS)
 	ASSERT_LE(0, kmsg);
 
 	open_holder(_metadata, h, e, 1, depth);
+	open_holder(_metadata, h2, e, 2, 4);
 	lease_io(_metadata, h, OPC_WRITE, io_off, 16, self->seed);
 	holder_reads_in_flight(h, io_off, depth - 1, self->seed);
 
@@ -1509,6 +1511,10 @@ TEST_F_TIMEOUT(lease, revoke_on_namespace_removal, TEST_SECS)
 	}
 	close(kmsg);
 	EXPECT_EQ(0, wait_namespace(e, 1, false, NS_GONE_MS));
+	EXPECT_EQ(0, lease_events(h2->fd, 0));
+	lease_io(_metadata, h2, OPC_WRITE, io_off, 8, self->seed);
+	check_disk(_metadata, self->buf, disk2, io_off, 8, self->seed);
+	holder_close(h2);
 
 	ret = lease_take(e->fd, 1, 4, CHUNK, &args);
 	if (ret >= 0)
