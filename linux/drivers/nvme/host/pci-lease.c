@@ -1142,15 +1142,15 @@ long nvme_lease_ioctl(struct nvme_ctrl *ctrl, unsigned int cmd,
  * interrupt.
  *
  * The kernel takes the lease back when the controller resets (also on a
- * timeout), is removed or unbound, when the namespace is removed, when a
- * device whose memory the lease uses or the holder goes, when the queue is
- * revoked through NVME_IOCTL_LEASE_REVOKE, and in nvme_lease_put().  It first calls
- * @req->revoke, once, which must make the holder's device stop touching
- * every address of the lease before it returns, in bounded time (it may
- * sleep; it runs while the controller is being disabled and must not call
- * back into this API).  Then the queues are deleted and the memory goes
- * back; nvme_lease_revoked() turns true.  The caller still owns its
- * reference and drops it with nvme_lease_put().
+ * timeout), is removed or unbound, when the namespace is removed, when a device
+ * whose memory the lease uses or the holder goes, when the queue is revoked
+ * through NVME_IOCTL_LEASE_REVOKE, and in nvme_lease_put().  It first calls
+ * @req->revoke, once, which must make the holder's device stop touching every
+ * address of the lease before it returns, in bounded time (it may sleep; it
+ * runs while the controller is being disabled and must not call back into this
+ * API).  Then the queues are deleted and the memory goes back;
+ * nvme_lease_revoked() turns true.  The caller still owns its reference and
+ * drops it with nvme_lease_put().
  *
  * Context: process context; takes mutexes and issues admin commands.
  * Return: the lease, or an ERR_PTR(): -ENODEV if @pdev has no leases or
