@@ -589,6 +589,38 @@ static uint64_t name_seed(const char *name)
 	return h;
 }
 
+/*
+ * What both fixtures note at setup: A's and B's available p2pmem (@ready
+ * once that is known), a host buffer of @len bytes, the test's seed.
+ */
+static void note_start(struct __test_metadata *_metadata,
+		       const struct lease_ctrl *c, long long *avail0,
+		       bool *ready, char **buf, size_t len, uint64_t *seed)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		avail0[i] = p2p_attr(c[i].bdf, "available");
+		ASSERT_LE(0, avail0[i]);
+	}
+	*ready = true;
+	*buf = p2p_host_buffer(len);
+	ASSERT_NE(NULL, *buf);
+	*seed = name_seed(_metadata->name);
+}
+
+/* In the parent at teardown: A's and B's p2pmem all back within @ms. */
+static void expect_start_back(struct __test_metadata *_metadata,
+			      const struct lease_ctrl *c,
+			      const long long *avail0, bool ready, int ms)
+{
+	int i;
+
+	for (i = 0; ready && i < 2; i++)
+		EXPECT_EQ(avail0[i],
+			  p2p_wait_attr(c[i].bdf, "available", avail0[i], ms));
+}
+
 FIXTURE_SETUP(lease)
 {
 	struct nvme_lease_args a;
@@ -621,14 +653,8 @@ FIXTURE_SETUP(lease)
 					      &a));
 		SKIP(return, STOCK_SKIP);
 	}
-	for (i = 0; i < 2; i++) {
-		self->avail0[i] = p2p_attr(self->c[i].bdf, "available");
-		ASSERT_LE(0, self->avail0[i]);
-	}
-	self->ready = true;
-	self->buf = p2p_host_buffer(HOST_LEN);
-	ASSERT_NE(NULL, self->buf);
-	self->seed = name_seed(_metadata->name);
+	note_start(_metadata, self->c, self->avail0, &self->ready, &self->buf,
+		   HOST_LEN, &self->seed);
 }
 
 /*
@@ -638,14 +664,9 @@ FIXTURE_SETUP(lease)
  */
 FIXTURE_TEARDOWN_PARENT(lease)
 {
-	int i;
-
 	if (self->helper > 0)
 		kill(self->helper, SIGKILL);
-	for (i = 0; self->ready && i < 2; i++)
-		EXPECT_EQ(self->avail0[i],
-			  p2p_wait_attr(self->c[i].bdf, "available",
-					self->avail0[i], 2000));
+	expect_start_back(_metadata, self->c, self->avail0, self->ready, 2000);
 }
 
 /* --- the kernel's block path, through host memory --- */
@@ -1831,27 +1852,17 @@ FIXTURE_SETUP(edu)
 					    EDU_DEPTH, &t));
 		SKIP(return, STOCK_SKIP);
 	}
-	for (i = 0; i < 2; i++) {
-		self->avail0[i] = p2p_attr(self->c[i].bdf, "available");
-		ASSERT_LE(0, self->avail0[i]);
-	}
-	self->ready = true;
-	self->buf = p2p_host_buffer(EDU_CHUNKS * CHUNK);
-	ASSERT_NE(NULL, self->buf);
-	self->seed = name_seed(_metadata->name);
+	note_start(_metadata, self->c, self->avail0, &self->ready, &self->buf,
+		   EDU_CHUNKS * CHUNK, &self->seed);
 }
 
 /* After the case's process (and with it /dev/edu_lease) is gone. */
 FIXTURE_TEARDOWN_PARENT(edu)
 {
-	int i;
-
 	if (self->child > 0)
 		kill(self->child, SIGKILL);
-	for (i = 0; self->ready && i < 2; i++)
-		EXPECT_EQ(self->avail0[i],
-			  p2p_wait_attr(self->c[i].bdf, "available",
-					self->avail0[i], REVOKE_MS));
+	expect_start_back(_metadata, self->c, self->avail0, self->ready,
+			  REVOKE_MS);
 }
 
 static void edu_lease(struct __test_metadata *_metadata, int fd,
