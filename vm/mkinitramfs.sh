@@ -18,7 +18,8 @@ mkdir -p "$out/bin"
 # User-space tools of the harness (static, so no libc in the guest).
 for t in "$top"/vm/tools/*.c; do
 	b=$out/bin/$(basename "$t" .c)
-	if [ ! -x "$b" ] || [ "$t" -nt "$b" ]; then
+	if [ ! -x "$b" ] || [ "$t" -nt "$b" ] ||
+	   [ -n "$(find "$top/vm/tools" -name '*.h' -newer "$b")" ]; then
 		gcc -O2 -Wall -Wextra -static -I"$top/linux/tools/testing/p2pdma" -o "$b" "$t"
 	fi
 done

@@ -60,6 +60,7 @@
 #include <linux/nvme_ioctl.h>
 /* From this tree: the host's headers may not have it. */
 #include "../../linux/include/uapi/linux/nvme_lease.h"
+#include "bench_time.h"
 
 #define BLOCK		4096U
 #define SPAN		(32U << 20)	/* reads stay in the first 32 MiB */
@@ -158,23 +159,6 @@ static __u64 next_offset(__u64 *x, unsigned int blocks)
 	*x ^= *x >> 7;
 	*x ^= *x << 17;
 	return (*x % blocks) * (__u64)BLOCK;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu_seconds(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	       ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
 static char *map(int fd, __u64 off, size_t len)
