@@ -4,8 +4,9 @@
 # Scan a guest console log for kernel splats: warnings, BUGs, oopses,
 # sanitizer and lockdep reports, RCU stalls, hung tasks, soft lockups,
 # DMA-API and debugobjects reports, kmemleak reports (and kmemleak switching
-# itself off), and the P2PDMA core's own error messages.  The one
-# implementation used by every boot (make test, make run, make boot).
+# itself off), mm's page table and page map reports, and the P2PDMA core's
+# own error messages.  The one implementation used by every boot (make test,
+# make run, make boot).
 #
 #   scripts/scan-splats.sh LOG [OUT]
 #
@@ -31,7 +32,12 @@ out=${2:-/dev/null}
 [ "$out" = /dev/null ] || : > "$out"
 [ -f "$log" ] || { echo "scan-splats: no log $log" >&2; exit 2; }
 
-# Extended regular expressions, one per line.
+# Extended regular expressions, one per line.  mm's reports, as 6.12 words
+# them: x86's pgd/p4d/pud/pmd/pte_ERROR() ("mm/pgtable-generic.c:42: bad
+# pud 0000000012345678(82000001400000e7)", pr_err, no "BUG:"), print_bad_pte()
+# ("BUG: Bad page map in process"), bad_page() ("BUG: Bad page state") and
+# check_mm() ("BUG: Bad rss-counter state"); the last three also match
+# "BUG:", and are listed so that they stay caught on their own.
 patterns='WARNING:
 BUG:
 kernel BUG
@@ -57,6 +63,10 @@ unreferenced object
 kmemleak: Kernel memory leak detector disabled
 kmemleak: Cannot allocate
 Call Trace
+:[0-9]+: bad (pgd|p4d|pud|pmd|pte)[[:space:]]
+Bad page map
+Bad page state
+Bad rss-counter
 p2pmem: not freeing
 still allocated at removal'
 

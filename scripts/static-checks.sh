@@ -4,7 +4,9 @@
 # Static checks on what we own, each printed as a "P2P-RESULT:" line:
 # checkpatch --strict on every patch and overlay source file, sparse on the
 # objects built from our files, coccicheck on drivers/pci (reports on our
-# files count), kernel-doc warnings on our files.
+# files count), kernel-doc warnings on our files, our .rst
+# (scripts/check-docs.sh) and the harness's own checkers
+# (scripts/check-harness.sh).
 #
 #   scripts/static-checks.sh [ours]
 set -uo pipefail
@@ -90,3 +92,6 @@ fi
 # Documentation: kernel-doc of the files our .rst pulls in, and the .rst
 # itself through docutils (scripts/check-docs.sh).
 "$top/scripts/check-docs.sh" "$flavour" | grep '^P2P-RESULT'
+
+# The harness's own checkers fed synthetic logs (scripts/check-harness.sh).
+"$top/scripts/check-harness.sh" | grep '^P2P-RESULT'
