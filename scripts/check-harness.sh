@@ -68,4 +68,75 @@ scan_case bad_page_map '[   61.000003] BUG: Bad page map in process p2pmem_huge 
 scan_case bad_page_state '[   61.000004] BUG: Bad page state in process p2pmem_huge  pfn:140000'
 scan_case bad_rss_counter '[   61.000005] BUG: Bad rss-counter state mm:00000000deadbeef type:MM_FILEPAGES val:512'
 
+# expected.sh in a tree of its own: scripts/expected.sh, the list in
+# vm/expected/ours/t, the results of a make test in build/.
+et=$tmp/tree
+mkdir -p "$et/scripts" "$et/vm/expected/ours" "$et/build"
+cp "$top/scripts/expected.sh" "$et/scripts/"
+cat > "$et/list" <<'LIST'
+# a list as make expected writes it
+skip selftest.t.bin.fix.blank #
+skip selftest.t.bin.fix.refused # P2P is not refused in topology t
+ok smoke.t.copy
+LIST
+cat > "$et/log" <<'LOG'
+P2P-RESULT: ok smoke.t.copy
+P2P-RESULT: skip selftest.t.bin.fix.refused #  P2P is not refused in topology t 
+P2P-RESULT: skip selftest.t.bin.fix.blank # 
+P2P-RESULT: ok boot.t
+LOG
+
+# expected_case <case> <want> <sed script for the log> [<for the list>]:
+# "expected.sh check" on the edited log and list prints exactly <want>.
+expected_case() {
+	local name=static.harness.expected.$1 out
+	sed -e "${4:-}" "$et/list" > "$et/vm/expected/ours/t"
+	sed -e "$3" "$et/log" > "$et/t.log"
+	out=$("$et/scripts/expected.sh" check ours t "$et/t.log" 2> /dev/null)
+	if [ "$out" = "$2" ]; then
+		result ok "$name"
+	else
+		result fail "$name" "printed '$(echo "$out" | tr '\n' '|')', expected '$2'"
+	fi
+}
+
+expected_case agree 'P2P-RESULT: ok expected.t' ''
+expected_case status_changed \
+	'P2P-RESULT: not ok expected.t.selftest.t.bin.fix.refused # ok, expected skip' \
+	's/^P2P-RESULT: skip \(selftest.t.bin.fix.refused\).*/P2P-RESULT: ok \1/'
+expected_case reason_changed \
+	'P2P-RESULT: not ok expected.t.selftest.t.bin.fix.refused # skipped because "no expectation for topology t", listed because "P2P is not refused in topology t"' \
+	's/P2P is not refused in/no expectation for/'
+expected_case blank_reason_listed \
+	'P2P-RESULT: not ok expected.t.selftest.t.bin.fix.blank # skipped because "needs 2", listed because ""' \
+	's/\(fix.blank #\).*/\1 needs 2/'
+expected_case missing \
+	'P2P-RESULT: not ok expected.t.smoke.t.copy # missing (listed as ok)' \
+	'/smoke.t.copy/d'
+expected_case not_listed \
+	'P2P-RESULT: not ok expected.t.kunit.s.c # skip but not listed in vm/expected/ours/t' \
+	'$a P2P-RESULT: skip kunit.s.c # why'
+expected_case failed_not_repeated 'P2P-RESULT: ok expected.t' \
+	's/^P2P-RESULT: ok smoke.t.copy/P2P-RESULT: not ok smoke.t.copy # see log/'
+# a list written before reasons were kept: its skips match any reason
+expected_case reasonless_list 'P2P-RESULT: ok expected.t' \
+	's/P2P is not refused in/no expectation for/' 's/ #.*$//'
+
+# update: the list of each boot in build/results-ours.txt, skips with
+# their reasons, as check reads them back (test.sh drops an empty "# ").
+{
+	echo "P2P-RESULT: ok build.kernel"
+	echo "# boot t"
+	sed 's/# *$//' "$et/log"
+} > "$et/build/results-ours.txt"
+rm -f "$et/vm/expected/ours/t"
+if ! "$et/scripts/expected.sh" update ours > "$tmp/update.log" 2>&1; then
+	result fail static.harness.expected.update "update failed: $(tr '\n' '|' < "$tmp/update.log")"
+elif ! diff -u <(grep -v '^#' "$et/list") \
+		<(grep -v '^#' "$et/vm/expected/ours/t") > "$tmp/update.diff"; then
+	result fail static.harness.expected.update "wrote: $(tr '\n' '|' < "$tmp/update.diff")"
+else
+	result ok static.harness.expected.update
+fi
+
 exit $failed

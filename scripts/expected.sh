@@ -2,19 +2,25 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The lists of results each boot of make test must produce:
-# vm/expected/<flavour>/<boot>, one "ok <name>" or "skip <name>" per line,
-# sorted, where <boot> is the topology, prefixed with the kernel variant for
-# variant kernels ("debug.switch").  Only guest results are listed (kunit.*,
-# config.*, smoke.*, selftest.*, kmemleak.*); the host's own steps are not.
+# vm/expected/<flavour>/<boot>, one "ok <name>" or "skip <name> # <reason>"
+# per line, sorted by name, where <boot> is the topology, prefixed with the
+# kernel variant for variant kernels ("debug.switch"), and <reason> is the
+# skip's reason as the guest reported it (blanks at either end dropped; it
+# may be empty).  Only guest results are listed (kunit.*, config.*, smoke.*,
+# selftest.*, kmemleak.*); the host's own steps are not.
 #
 #   scripts/expected.sh check <flavour> <boot> <guest-log>
 #	Print one "P2P-RESULT:" line per difference between the guest's
 #	results and the list: "not ok expected.<boot>.<name> # missing" for a
 #	listed result that did not appear (a KUnit suite or selftest binary
 #	that did not run shows up this way), "# skip, expected ok" (or the
-#	other way round) for a changed status, "# not listed" for a new one;
-#	or a single "ok expected.<boot>" when they agree.  A result that
+#	other way round) for a changed status, "# skipped because ..., listed
+#	because ..." for a skip whose reason changed, "# not listed" for a new
+#	one; or a single "ok expected.<boot>" when they agree.  A result that
 #	failed in the guest is a failure already and is not reported again.
+#	A "skip <name>" line without "#" (lists written before reasons were
+#	kept) matches a skip for any reason; the count of such lines goes to
+#	stderr, until make expected rewrites the list.
 #
 #   scripts/expected.sh update [flavour]	(make expected [KERNEL=...])
 #	Rewrite the lists from build/results-<flavour>.txt of the last
@@ -28,14 +34,23 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cmd=${1:?usage: expected.sh check FLAVOUR BOOT LOG | update [FLAVOUR]}
 
-# "ok|skip|not-ok name" for each guest result in the P2P-RESULT lines on
-# stdin, sorted by name.
+# "ok|not-ok name" or "skip name # reason" for each guest result in the
+# P2P-RESULT lines on stdin, sorted by name.  A name never holds "#" (the
+# guest cuts TAP and KTAP names there), so the first "#" starts the reason.
 guest_results() {
-	sed -n 's/^P2P-RESULT: //p' | sed 's/ *#.*$//' |
+	sed -n 's/^P2P-RESULT: //p' |
 		sed -E 's/^not ok /not-ok /' |
-		awk '$2 !~ /^(build|boot|dmesg|static|expected)\./ &&
-		     $2 !~ /^[a-z0-9_-]+\.(boot|dmesg|expected)\./ { print $1, $2 }' |
-		sort -k2 -u
+		awk '$2 ~ /^(build|boot|dmesg|static|expected)\./ ||
+		     $2 ~ /^[a-z0-9_-]+\.(boot|dmesg|expected)\./ { next }
+		     $1 != "skip" { print $1, $2; next }
+		     {
+			i = index($0, "#")
+			why = i ? substr($0, i + 1) : ""
+			gsub(/^[ \t]+|[ \t]+$/, "", why)
+			print $1, $2, "#", why
+		     }' |
+		sed 's/ $//' |
+		sort -k2,2 -u
 }
 
 case "$cmd" in
@@ -51,10 +66,30 @@ check)
 	if [ -f "$log" ]; then
 		guest_results < "$log" > "$actual"
 	fi
-	# Join the list (status, name) with what ran, on the name.
+	# Join the list (status, name, reason of a skip) with what ran, on
+	# the name.
 	awk -v boot="$boot" -v listname="${list#$top/}" '
-	FNR == NR { if ($0 !~ /^#/ && NF == 2) want[$2] = $1; next }
-	{ got[$2] = $1 }
+	function reason(line, i) {
+		i = index(line, "#")
+		line = substr(line, i + 1)
+		gsub(/^[ \t]+|[ \t]+$/, "", line)
+		return line
+	}
+	FNR == NR {
+		if ($0 ~ /^#/ || NF < 2 || (NF > 2 && $3 !~ /^#/))
+			next
+		want[$2] = $1
+		if ($1 == "skip" && NF > 2)
+			wwhy[$2] = reason($0)
+		else if ($1 == "skip")
+			unexplained++
+		next
+	}
+	{
+		got[$2] = $1
+		if ($1 == "skip")
+			gwhy[$2] = reason($0)
+	}
 	END {
 		bad = 0
 		for (n in want) {
@@ -64,8 +99,14 @@ check)
 			} else if (got[n] != want[n] && got[n] != "not-ok") {
 				printf "P2P-RESULT: not ok expected.%s.%s # %s, expected %s\n", boot, n, got[n], want[n]
 				bad++
+			} else if (got[n] == "skip" && (n in wwhy) &&
+				   gwhy[n] != wwhy[n]) {
+				printf "P2P-RESULT: not ok expected.%s.%s # skipped because \"%s\", listed because \"%s\"\n", boot, n, gwhy[n], wwhy[n]
+				bad++
 			}
 		}
+		if (unexplained)
+			printf "expected: %s lists %d skip(s) without a reason, which match any reason (make expected writes them)\n", listname, unexplained > "/dev/stderr"
 		for (n in got)
 			if (!(n in want) && got[n] != "not-ok") {
 				printf "P2P-RESULT: not ok expected.%s.%s # %s but not listed in %s\n", boot, n, got[n], listname
