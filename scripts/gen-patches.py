@@ -32,7 +32,8 @@ FILES = ["drivers/pci/Kconfig", "drivers/pci/Makefile", "MAINTAINERS",
          "include/linux/device-mapper.h", "drivers/md/dm-table.c",
          "drivers/md/dm.c", "drivers/md/dm-linear.c", "drivers/md/dm-stripe.c",
          "block/blk-sysfs.c", "Documentation/ABI/stable/sysfs-block",
-         "drivers/nvme/host/Makefile", "drivers/nvme/host/ioctl.c"]
+         "drivers/nvme/host/Makefile", "drivers/nvme/host/ioctl.c",
+         "mm/huge_memory.c", "mm/mremap.c"]
 PEERS_ABI = """
 What:		/sys/bus/pci/devices/.../p2pmem/peers
 Date:		December 2026
@@ -1028,6 +1029,70 @@ def step_nvme_lease(f):
     f[p] = t
 
 
+def step_pud_cache_mode(f):
+    h = "mm/huge_memory.c"
+    f[h] = replace(f[h], """static void insert_pfn_pud(struct vm_area_struct *vma, unsigned long addr,
+		pud_t *pud, pfn_t pfn, bool write)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	pgprot_t prot = vma->vm_page_prot;
+""", """static void insert_pfn_pud(struct vm_area_struct *vma, unsigned long addr,
+		pud_t *pud, pfn_t pfn, pgprot_t prot, bool write)
+{
+	struct mm_struct *mm = vma->vm_mm;
+""")
+    f[h] = replace(f[h], "\tinsert_pfn_pud(vma, addr, vmf->pud, pfn, write);\n",
+                   "\tinsert_pfn_pud(vma, addr, vmf->pud, pfn, pgprot, write);\n")
+
+
+def step_mremap_huge_pud(f):
+    m = "mm/mremap.c"
+    f[m] = replace(f[m], """	pud = pud_offset(p4d, addr);
+	if (pud_none_or_clear_bad(pud))
+		return NULL;
+
+	return pud;
+}
+""", """	pud = pud_offset(p4d, addr);
+	if (pud_none(*pud))
+		return NULL;
+	/* A leaf is not a bad table: move_page_tables() moves or splits it. */
+	if (pud_trans_huge(*pud) || pud_devmap(*pud))
+		return pud;
+	if (unlikely(pud_bad(*pud))) {
+		pud_clear_bad(pud);
+		return NULL;
+	}
+
+	return pud;
+}
+""")
+    f[m] = replace(f[m], """	pud = get_old_pud(mm, addr);
+	if (!pud)
+		return NULL;
+
+	pmd = pmd_offset(pud, addr);
+""", """	pud = get_old_pud(mm, addr);
+	if (!pud || pud_trans_huge(*pud) || pud_devmap(*pud))
+		return NULL;
+
+	pmd = pmd_offset(pud, addr);
+""")
+    f[m] = replace(f[m], """				move_pgt_entry(HPAGE_PUD, vma, old_addr, new_addr,
+					       old_pud, new_pud, need_rmap_locks);
+				/* We ignore and continue on error? */
+				continue;
+			}
+		} else if""", """				move_pgt_entry(HPAGE_PUD, vma, old_addr, new_addr,
+					       old_pud, new_pud, need_rmap_locks);
+				/* We ignore and continue on error? */
+				continue;
+			}
+			/* Part of it moves: drop the entry, it refaults. */
+			split_huge_pud(vma, old_pud, old_addr);
+		} else if""")
+
+
 STEPS = [
     ("0001-pci-p2pdma-route.patch", step_route,
      "PCI/P2PDMA: build the routing policy and its KUnit suite",
@@ -1251,6 +1316,33 @@ drivers/nvme/host/pci-lease.c; pci.c only reserves the queue ids, turns
 shadow doorbells off while queues are kept (the controller would read
 the submission tail of every queue from host memory, which a holder does
 not write), and tells the lease code when the controller goes down."""),
+    ("0021-mm-huge-memory-pud-cache-mode.patch", step_pud_cache_mode,
+     "mm/huge_memory: keep the cache mode vmf_insert_pfn_pud() looked up",
+     """vmf_insert_pfn_pud() asks track_pfn_insert() for the cache mode of the
+pfn, as the PTE and PMD variants do, and then insert_pfn_pud() builds
+the entry from vma->vm_page_prot, throwing the answer away.  A PUD of
+device memory that the kernel tracks as uncached-minus (P2PDMA's
+memremap_pages() of a BAR) is then mapped write-back on x86, while the
+PMDs and PTEs of the same BAR are UC-: CPU stores to a PCI BAR stay in
+the cache, and the memory type conflicts with the kernel's own mapping.
+
+Pass the pgprot track_pfn_insert() settled on down to insert_pfn_pud().
+Mainline fixed the same in 2025 when it reworked these helpers; 6.12.y
+still has the old code."""),
+    ("0022-mm-mremap-move-or-split-huge-pud.patch", step_mremap_huge_pud,
+     "mm/mremap: move or split a huge PUD of device memory, never clear it",
+     """get_old_pud() runs pud_none_or_clear_bad() on the source entry, and on
+x86 pud_bad() is true for any leaf PUD (_PAGE_PSE is not a table bit).
+So mremap() of a VMA mapped by a devmap PUD (device-dax, P2PDMA's
+p2pmem/allocate) logs "bad pud" and clears the entry without a TLB
+flush: the old address keeps a stale 1 GiB translation until something
+else flushes, while the memory may already be given back.  The code
+that moves a whole huge PUD (move_huge_pud()) is never reached.
+
+Return a leaf PUD from get_old_pud() as it is, let move_page_tables()
+move it when a whole, aligned PUD moves, and split it otherwise (for
+device memory that drops the entry with a flush; the new place refaults
+it).  get_old_pmd() must not walk below a leaf: it returns NULL there."""),
 ]
 
 
