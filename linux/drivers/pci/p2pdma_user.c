@@ -243,7 +243,7 @@ static unsigned long p2pmem_map_give_back(struct p2pmem_map *map,
 
 static void p2pmem_map_free(struct p2pmem_map *map)
 {
-	bitmap_free(map->owned_map);
+	kvfree(map->owned_map);
 	kvfree(map->blk);
 	kfree(map);
 }
@@ -410,7 +410,14 @@ static vm_fault_t p2pmem_fault_pte(struct vm_fault *vmf, struct p2pmem_blk *b,
 	return VM_FAULT_NOPAGE;
 }
 
-/* A PMD or PUD entry, if the block holds the whole, aligned folio. */
+/*
+ * A PMD or PUD entry, if the block holds the whole, aligned span.  A PUD
+ * needs one folio under it too: GUP of a PUD takes the references of all
+ * its pages on the folio of the first one (follow_huge_pud() sets a page
+ * mask), and unpins them page by page.  A range of 2 MiB folios (one that
+ * is not a multiple of 1 GiB) or of single pages still gives 1 GiB blocks;
+ * those get PMDs, whose GUP takes each page's own folio.
+ */
 static vm_fault_t p2pmem_fault_huge(struct vm_fault *vmf, struct p2pmem_blk *b,
 				    pgoff_t pgoff, unsigned int order)
 {
@@ -423,7 +430,8 @@ static vm_fault_t p2pmem_fault_huge(struct vm_fault *vmf, struct p2pmem_blk *b,
 	if (order == PMD_ORDER)
 		return vmf_insert_pfn_pmd(vmf, pfn, write);
 	if (IS_ENABLED(CONFIG_HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD) &&
-	    order == PUD_ORDER)
+	    order == PUD_ORDER &&
+	    b->range->pgmap.vmemmap_shift >= PUD_ORDER)
 		return vmf_insert_pfn_pud(vmf, pfn, write);
 	return VM_FAULT_FALLBACK;
 }
@@ -521,7 +529,9 @@ static int p2pmem_map_take(struct p2pmem_map *map, struct pci_dev *pdev,
 	int err = 0;
 
 	map->blk = kvmalloc_array(room, sizeof(*map->blk), GFP_KERNEL);
-	map->owned_map = bitmap_zalloc(npages, GFP_KERNEL);
+	/* One bit per page: 32 KiB per GiB, too much for kmalloc past 128 GiB. */
+	map->owned_map = kvcalloc(BITS_TO_LONGS(npages), sizeof(unsigned long),
+				  GFP_KERNEL);
 	if (!map->blk || !map->owned_map)
 		return -ENOMEM;
 
