@@ -97,8 +97,13 @@ static DEVICE_ATTR_RO(published);
  * page, and gives back those that no VMA of its file covers any more, when
  * a VMA goes (a partial munmap), when the file is released (the last VMA is
  * gone) or when the provider revokes the map; but only once GUP holds no
- * folio of them (an O_DIRECT still in flight).  What GUP held when the file
- * was released is looked at again every few ms by a worker.
+ * folio of them (an O_DIRECT still in flight).  What GUP held is looked at
+ * again every few ms by a worker.
+ *
+ * Which VMAs cover what is tracked by the map itself (->open and ->close),
+ * not read from the file's i_mmap tree: a VMA leaves i_mmap before its mm's
+ * TLB flush, but its ->close comes after it, so a page is never given back
+ * while a CPU may still reach it through a stale translation.
  */
 
 /**
@@ -119,6 +124,17 @@ struct p2pmem_blk {
 };
 
 /**
+ * struct p2pmem_vma - a VMA that maps a p2pmem_map (its vm_private_data)
+ * @node: entry in the map's @vmas
+ * @vma: the VMA; its range is read under the file's i_mmap lock, which
+ *	every change of it (a split, a merge) holds
+ */
+struct p2pmem_vma {
+	struct list_head node;
+	struct vm_area_struct *vma;
+};
+
+/**
  * struct p2pmem_map - the memory of one mmap() of p2pmem/allocate
  * @lock: faults read @revoked under it; revocation writes it
  * @revoked: faults give SIGBUS; the pages may be gone
@@ -130,6 +146,9 @@ struct p2pmem_blk {
  * @npages: length of the mapping in pages
  * @owned: number of pages still owned
  * @owned_map: one bit per page of the mapping, set while owned
+ * @vmas: the VMAs that map it, until their ->close
+ * @untracked: a VMA could not be tracked (no memory at ->open): give back
+ *	nothing before the file is released
  * @nblk: number of blocks in @blk
  * @blk: the blocks, by offset in the mapping
  * @free_work: gives back pages that GUP still held at release
@@ -148,6 +167,8 @@ struct p2pmem_map {
 	unsigned long npages;
 	unsigned long owned;
 	unsigned long *owned_map;
+	struct list_head vmas;
+	bool untracked;
 	unsigned int nblk;
 	struct p2pmem_blk *blk;
 	struct delayed_work free_work;
@@ -241,6 +262,9 @@ static unsigned long p2pmem_map_give_back(struct p2pmem_map *map,
 	return kept;
 }
 
+static unsigned long p2pmem_give_back_uncovered(struct p2pmem_map *map,
+						pgoff_t cur, pgoff_t end);
+
 static void p2pmem_map_free(struct p2pmem_map *map)
 {
 	kvfree(map->owned_map);
@@ -267,14 +291,25 @@ static bool p2pmem_map_retire(struct p2pmem_map *map)
 	return true;
 }
 
+/*
+ * Pages that GUP held when they were given back: a released or revoked map
+ * gives back all it owns, a live one what no VMA covers (a partial munmap),
+ * so that the memory does not wait for the file to go.
+ */
 static void p2pmem_map_free_work(struct work_struct *work)
 {
 	struct p2pmem_map *map = container_of(to_delayed_work(work),
 					      struct p2pmem_map, free_work);
-	bool done;
+	bool done = false;
 
 	mutex_lock(&p2pmem_maps_lock);
-	done = !map->dead && p2pmem_map_retire(map);
+	if (map->dead)
+		;
+	else if (map->released || map->revoked)
+		done = p2pmem_map_retire(map);
+	else if (p2pmem_give_back_uncovered(map, 0, map->npages))
+		schedule_delayed_work(&map->free_work,
+				      msecs_to_jiffies(P2PMEM_PIN_POLL_MS));
 	mutex_unlock(&p2pmem_maps_lock);
 	if (done)
 		p2pmem_map_free(map);
@@ -307,42 +342,84 @@ static const struct file_operations p2pmem_map_fops = {
 };
 
 /*
- * A VMA is gone (munmap, exit, or the old place of an mremap) and is no
- * longer in the file's interval tree: give back the pages of its span that
- * no other VMA, of this process or another, maps.  Pages GUP still holds
- * stay until the file is released.
+ * Give back the pages of [@cur, @end) that no tracked VMA covers.  Called
+ * under p2pmem_maps_lock, the map not released.  Returns the pages kept
+ * for GUP.
  */
-static void p2pmem_close(struct vm_area_struct *vma)
+static unsigned long p2pmem_give_back_uncovered(struct p2pmem_map *map,
+						pgoff_t cur, pgoff_t end)
 {
-	struct address_space *mapping = vma->vm_file->f_mapping;
-	struct p2pmem_map *map = vma->vm_file->private_data;
-	pgoff_t cur = vma->vm_pgoff, end = cur + vma_pages(vma);
-	struct vm_area_struct *v;
+	unsigned long kept = 0;
+	struct p2pmem_vma *pv;
 	pgoff_t next, cover;
 
-	mutex_lock(&p2pmem_maps_lock);
-	i_mmap_lock_read(mapping);
+	if (map->untracked)
+		return 0;
+	/* VMA splits and merges change ranges under it. */
+	i_mmap_lock_read(map->mapping);
 	while (cur < end) {
 		/* How far VMAs cover from @cur, else where the next starts. */
 		next = end;
 		cover = cur;
-		vma_interval_tree_foreach(v, &mapping->i_mmap, cur, end - 1) {
-			if (v == vma)
+		list_for_each_entry(pv, &map->vmas, node) {
+			pgoff_t lo = pv->vma->vm_pgoff;
+			pgoff_t hi = lo + vma_pages(pv->vma);
+
+			if (hi <= cur || lo >= end)
 				continue;
-			if (v->vm_pgoff <= cur)
-				cover = max_t(pgoff_t, cover,
-					      v->vm_pgoff + vma_pages(v));
+			if (lo <= cur)
+				cover = max(cover, hi);
 			else
-				next = min_t(pgoff_t, next, v->vm_pgoff);
+				next = min(next, lo);
 		}
 		if (cover > cur) {
 			cur = cover;
 			continue;
 		}
-		p2pmem_map_give_back(map, cur, min(next, map->npages));
+		kept += p2pmem_map_give_back(map, cur, min(next, map->npages));
 		cur = next;
 	}
-	i_mmap_unlock_read(mapping);
+	i_mmap_unlock_read(map->mapping);
+	return kept;
+}
+
+/* A copy of a VMA (fork, a split, mremap's new place) maps the map too. */
+static void p2pmem_open(struct vm_area_struct *vma)
+{
+	struct p2pmem_map *map = vma->vm_file->private_data;
+	struct p2pmem_vma *pv = kmalloc(sizeof(*pv), GFP_KERNEL);
+
+	vma->vm_private_data = pv;
+	mutex_lock(&p2pmem_maps_lock);
+	if (pv) {
+		pv->vma = vma;
+		list_add(&pv->node, &map->vmas);
+	} else {
+		map->untracked = true;
+	}
+	mutex_unlock(&p2pmem_maps_lock);
+}
+
+/*
+ * A VMA is gone (munmap, exit, or the old place of an mremap), after its
+ * mm flushed its TLB: give back the pages of its span that no other VMA,
+ * of this process or another, maps.  Pages GUP still holds are retried by
+ * the worker.
+ */
+static void p2pmem_close(struct vm_area_struct *vma)
+{
+	struct p2pmem_map *map = vma->vm_file->private_data;
+	struct p2pmem_vma *pv = vma->vm_private_data;
+
+	mutex_lock(&p2pmem_maps_lock);
+	if (pv) {
+		list_del(&pv->node);
+		kfree(pv);
+	}
+	if (p2pmem_give_back_uncovered(map, vma->vm_pgoff,
+				       vma->vm_pgoff + vma_pages(vma)))
+		schedule_delayed_work(&map->free_work,
+				      msecs_to_jiffies(P2PMEM_PIN_POLL_MS));
 	mutex_unlock(&p2pmem_maps_lock);
 }
 
@@ -474,6 +551,7 @@ static vm_fault_t p2pmem_fault(struct vm_fault *vmf)
 }
 
 static const struct vm_operations_struct p2pmem_vm_ops = {
+	.open = p2pmem_open,
 	.close = p2pmem_close,
 	.fault = p2pmem_fault,
 	.huge_fault = p2pmem_huge_fault,
@@ -596,6 +674,7 @@ static struct p2pmem_map *p2pmem_map_create(struct pci_dev *pdev,
 		return ERR_PTR(-ENOMEM);
 	init_rwsem(&map->lock);
 	INIT_LIST_HEAD(&map->node);
+	INIT_LIST_HEAD(&map->vmas);
 	INIT_DELAYED_WORK(&map->free_work, p2pmem_map_free_work);
 	map->pdev = pdev;
 	err = p2pmem_map_take(map, pdev, npages);
@@ -616,6 +695,7 @@ static int p2pmem_alloc_mmap(struct file *filp, struct kobject *kobj,
 {
 	struct pci_dev *pdev = to_pci_dev(kobj_to_dev(kobj));
 	struct p2pmem_map *map;
+	struct p2pmem_vma *pv;
 	size_t size, avail;
 	struct file *file;
 
@@ -639,12 +719,18 @@ static int p2pmem_alloc_mmap(struct file *filp, struct kobject *kobj,
 	if (avail < vma->vm_end - vma->vm_start)
 		return -ENOMEM;
 
+	pv = kmalloc(sizeof(*pv), GFP_KERNEL);
+	if (!pv)
+		return -ENOMEM;
 	map = p2pmem_map_create(pdev, vma_pages(vma));
-	if (IS_ERR(map))
+	if (IS_ERR(map)) {
+		kfree(pv);
 		return PTR_ERR(map);
+	}
 	file = anon_inode_create_getfile("[p2pmem]", &p2pmem_map_fops, map,
 					 O_RDWR, file_inode(filp));
 	if (IS_ERR(file)) {
+		kfree(pv);
 		p2pmem_map_unwind(map);
 		p2pmem_map_free(map);
 		return PTR_ERR(file);
@@ -652,7 +738,10 @@ static int p2pmem_alloc_mmap(struct file *filp, struct kobject *kobj,
 
 	/* From here on the file owns the map, and the VMA the file. */
 	map->mapping = file->f_mapping;
+	pv->vma = vma;
+	vma->vm_private_data = pv;
 	mutex_lock(&p2pmem_maps_lock);
+	list_add(&pv->node, &map->vmas);
 	list_add_tail(&map->node, &p2pmem_maps);
 	mutex_unlock(&p2pmem_maps_lock);
 	vma_set_file(vma, file);
