@@ -945,11 +945,42 @@ static long tp_ioctl_virt_to_bus(struct tp_file *tf, void __user *uarg)
 }
 
 /*
- * The entry mapping @addr in @mm, walked by hand under the mmap lock (no
- * page table of a live VMA is freed under it): size and physical address.
+ * The PAT index of a leaf entry @val (@pat: where the level keeps its PAT
+ * bit), so that a test can compare the cache mode of PTE, PMD and PUD
+ * entries of one BAR.
  */
-static void tp_walk(struct mm_struct *mm, unsigned long addr, u64 *size,
-		    u64 *phys)
+static u32 tp_cache_index(u64 val, u64 pat)
+{
+#ifdef CONFIG_X86
+	u32 index = 0;
+
+	if (val & _PAGE_PWT)
+		index |= 1;
+	if (val & _PAGE_PCD)
+		index |= 2;
+	if (val & pat)
+		index |= 4;
+	return index;
+#else
+	return TEST_P2PDMA_CACHE_UNKNOWN;
+#endif
+}
+
+#ifdef CONFIG_X86
+#define TP_PAT_PTE	_PAGE_PAT
+#define TP_PAT_LARGE	_PAGE_PAT_LARGE
+#else
+#define TP_PAT_PTE	0
+#define TP_PAT_LARGE	0
+#endif
+
+/*
+ * The entry mapping @addr in @mm, walked by hand under the mmap lock (no
+ * page table of a live VMA is freed under it): size, physical address and
+ * cache mode.
+ */
+static void tp_walk(struct mm_struct *mm, unsigned long addr,
+		    struct test_p2pdma_maplevel *ml)
 {
 	pgd_t *pgd = pgd_offset(mm, addr);
 	pte_t *ptep, pte;
@@ -966,23 +997,26 @@ static void tp_walk(struct mm_struct *mm, unsigned long addr, u64 *size,
 	if (!pud_present(pud))
 		return;
 	if (pud_leaf(pud)) {
-		*size = PUD_SIZE;
-		*phys = PFN_PHYS(pud_pfn(pud)) + (addr & ~PUD_MASK);
+		ml->size = PUD_SIZE;
+		ml->phys = PFN_PHYS(pud_pfn(pud)) + (addr & ~PUD_MASK);
+		ml->cache = tp_cache_index(pud_val(pud), TP_PAT_LARGE);
 		return;
 	}
 	pmd = pmdp_get_lockless(pmd_offset(pud_offset(p4d, addr), addr));
 	if (!pmd_present(pmd))
 		return;
 	if (pmd_leaf(pmd)) {
-		*size = PMD_SIZE;
-		*phys = PFN_PHYS(pmd_pfn(pmd)) + (addr & ~PMD_MASK);
+		ml->size = PMD_SIZE;
+		ml->phys = PFN_PHYS(pmd_pfn(pmd)) + (addr & ~PMD_MASK);
+		ml->cache = tp_cache_index(pmd_val(pmd), TP_PAT_LARGE);
 		return;
 	}
 	ptep = (pte_t *)pmd_page_vaddr(pmd) + pte_index(addr);
 	pte = ptep_get(ptep);
 	if (pte_present(pte)) {
-		*size = PAGE_SIZE;
-		*phys = PFN_PHYS(pte_pfn(pte)) + offset_in_page(addr);
+		ml->size = PAGE_SIZE;
+		ml->phys = PFN_PHYS(pte_pfn(pte)) + offset_in_page(addr);
+		ml->cache = tp_cache_index(pte_val(pte), TP_PAT_PTE);
 	}
 }
 
@@ -995,11 +1029,12 @@ static long tp_ioctl_maplevel(void __user *uarg)
 		return -EFAULT;
 	arg.size = 0;
 	arg.phys = 0;
-	if (!mm || arg.addr >= TASK_SIZE)
+	arg.cache = TEST_P2PDMA_CACHE_UNKNOWN;
+	if (!mm || arg.addr >= TASK_SIZE || arg.reserved)
 		return -EINVAL;
 	mmap_read_lock(mm);
 	if (find_vma_intersection(mm, arg.addr, arg.addr + 1))
-		tp_walk(mm, arg.addr, &arg.size, &arg.phys);
+		tp_walk(mm, arg.addr, &arg);
 	mmap_read_unlock(mm);
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }

@@ -261,13 +261,20 @@ struct test_p2pdma_stress {
  * read from its page tables without the P2PDMA core: the size of the entry
  * that maps addr (PUD, PMD or PTE level; 0 when nothing is mapped there) and
  * the CPU physical address addr maps to.  A present PTE whose page the
- * module cannot read reports size 4 KiB and phys 0.
+ * module cannot read reports size 4 KiB and phys 0.  On x86, cache is the
+ * entry's PAT index, the same at every level: PWT is bit 0, PCD bit 1 and
+ * PAT bit 2 (Documentation/arch/x86/pat.rst has the table Linux programs:
+ * 0 WB, 1 WC, 2 UC-, 3 UC); elsewhere it is TEST_P2PDMA_CACHE_UNKNOWN.
  */
 struct test_p2pdma_maplevel {
 	__u64 addr;				/* in */
 	__u64 size;				/* out */
 	__u64 phys;				/* out */
+	__u32 cache;				/* out */
+	__u32 reserved;
 };
+
+#define TEST_P2PDMA_CACHE_UNKNOWN	0xffffffffU
 
 #define TEST_P2PDMA_IOC_MAGIC		0xB9
 
