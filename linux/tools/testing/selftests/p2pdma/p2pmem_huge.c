@@ -12,7 +12,10 @@
  * which is what these tests expect of it.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -108,6 +111,51 @@ static unsigned long long level(int tp, const void *addr,
 	if (phys)
 		*phys = ml.phys;
 	return ml.size;
+}
+
+/* PAT index of the entry mapping @addr (see the test module's uapi). */
+static unsigned int cache_index(int tp, const void *addr)
+{
+	struct test_p2pdma_maplevel ml = { .addr = (uintptr_t)addr };
+
+	if (ioctl(tp, TEST_P2PDMA_MAPLEVEL, &ml))
+		return TEST_P2PDMA_CACHE_UNKNOWN;
+	return ml.cache;
+}
+
+#define PAT_MEMTYPES	"/sys/kernel/debug/x86/pat_memtype_list"
+
+/*
+ * The PAT index the kernel's memtype list (x86 debugfs) gives the BAR's
+ * memory, by the table Documentation/arch/x86/pat.rst says Linux programs
+ * (index 0 WB, 1 WC, 2 UC-, 3 UC, 5 WP, 7 WT); -1 if the list has no entry
+ * for it.
+ */
+static int bar_pat_index(const struct p2p_bar *bar)
+{
+	static const struct { const char *name; int index; } types[] = {
+		{ "write-back", 0 }, { "write-combining", 1 },
+		{ "uncached-minus", 2 }, { "uncached", 3 },
+		{ "write-protected", 5 }, { "write-through", 7 },
+	};
+	unsigned long long start, end;
+	char line[256], name[64];
+	int index = -1;
+	size_t i;
+	FILE *f = fopen(PAT_MEMTYPES, "r");
+
+	if (!f)
+		return -1;
+	while (index < 0 && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "PAT: [mem %llx-%llx] %63s", &start, &end,
+			   name) != 3 || bar->start < start || bar->start >= end)
+			continue;
+		for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+			if (!strcmp(name, types[i].name))
+				index = types[i].index;
+	}
+	fclose(f);
+	return index;
 }
 
 /*
@@ -375,6 +423,382 @@ TEST_F(huge, dontneed_keeps_data)
 	expect_level(_metadata, self->tp, &self->bar, self->page,
 		     p, len, SZ_2M);
 	ASSERT_EQ(0, munmap(p, len));
+}
+
+/*
+ * PTE, PMD and PUD entries of one BAR map it with one cache mode, the one
+ * the kernel recorded for the BAR (uncached-minus for P2P memory).  6.12's
+ * vmf_insert_pfn_pud() dropped the mode it looked up and wrote PUDs
+ * write-back: CPU stores to the CMB then sat in the cache.
+ */
+TEST_F(huge, same_cache_mode_at_every_level)
+{
+	int want = bar_pat_index(&self->bar);
+	unsigned int pte, pmd, pud;
+	size_t len = 2 * SZ_2M;
+	char *p;
+
+	p2p_require(_metadata, self->env.topo, p2p_exists(PAT_MEMTYPES),
+		    "no %s", PAT_MEMTYPES);
+	ASSERT_LE(0, want) TH_LOG("no memtype for the BAR at %#llx",
+				  self->bar.start);
+
+	p = map_at(self->fd, len, SZ_2M, 0);
+	ASSERT_NE(NULL, p);
+	mark(p, 0, len, SZ_2M, 12);
+	ASSERT_EQ(self->pmd, level(self->tp, p, NULL));
+	pmd = cache_index(self->tp, p);
+	ASSERT_EQ(0, munmap(p, len));
+
+	p = map_at(self->fd, len, SZ_2M, self->page);
+	ASSERT_NE(NULL, p);
+	mark(p, 0, self->page, self->page, 12);
+	ASSERT_EQ(self->page, level(self->tp, p, NULL));
+	pte = cache_index(self->tp, p);
+	ASSERT_EQ(0, munmap(p, len));
+
+	ASSERT_EQ(want, pte);
+	ASSERT_EQ(want, pmd);
+	if (!self->env.topo || self->env.topo->cmb_size < SZ_1G)
+		return;
+	p = map_at(self->fd, SZ_1G, SZ_1G, 0);
+	ASSERT_NE(NULL, p);
+	mark(p, 0, SZ_2M, SZ_2M, 12);
+	ASSERT_EQ(self->pud, level(self->tp, p, NULL));
+	pud = cache_index(self->tp, p);
+	ASSERT_EQ(0, munmap(p, SZ_1G));
+	ASSERT_EQ(want, pud) TH_LOG("PUD entry PAT index %u, PTE %u", pud,
+				    pte);
+}
+
+/*
+ * Room for @n GiB of mappings at a 1 GiB aligned address, reserved with an
+ * inaccessible anonymous mapping; *@room is what to munmap at the end.
+ */
+static char *gib_room(size_t n, char **room)
+{
+	*room = mmap(NULL, (n + 1) * SZ_1G, PROT_NONE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (*room == MAP_FAILED)
+		return NULL;
+	return (char *)(((uintptr_t)*room + SZ_1G - 1) & -(uintptr_t)SZ_1G);
+}
+
+/*
+ * Cutting a VMA inside a PUD (munmap of one page): the PUD must go first.
+ * 6.12's VMA split looks for a PMD to split under the cut and, under a PUD
+ * entry, would read the P2P memory as a page table.  The rest keeps its
+ * data and comes back as PMDs; exactly the page is given back.
+ */
+TEST_F(huge, pud_munmap_one_page)
+{
+	size_t len = SZ_1G, page = self->page, cut = SZ_1G / 2 + page;
+	char *p;
+
+	if (!self->env.topo || self->env.topo->cmb_size < SZ_1G)
+		SKIP(return, "no 1 GiB CMB in this topology");
+	ASSERT_LE(SZ_1G, self->avail0);
+	p = map_at(self->fd, len, SZ_1G, 0);
+	ASSERT_NE(NULL, p);
+	mark(p, 0, len, SZ_2M, 13);
+	ASSERT_EQ(self->pud, level(self->tp, p, NULL));
+
+	ASSERT_EQ(0, munmap(p + cut, page));
+	ASSERT_EQ(self->avail0 - (long long)(len - page), avail(&self->env));
+	ASSERT_EQ(SIGSEGV, access_signal(p + cut, false));
+	ASSERT_EQ(-1, marked(p, 0, len, SZ_2M, 13));
+	ASSERT_EQ(self->pmd, level(self->tp, p, NULL));
+	ASSERT_EQ(self->pmd, level(self->tp, p + len - SZ_2M, NULL));
+	ASSERT_EQ(self->page, level(self->tp, p + cut - page, NULL));
+	ASSERT_EQ(0, munmap(p, len));
+	ASSERT_EQ(self->avail0, avail(&self->env));
+}
+
+/*
+ * mremap of a PUD-mapped GiB: whole to another 1 GiB aligned address (the
+ * PUD moves), then to an address only 2 MiB aligned (PMDs), then 2 MiB of
+ * it elsewhere.  The data follows, the old addresses are gone (SIGSEGV),
+ * and no memory is given back until the last munmap.  6.12's mremap took
+ * the PUD entry for a bad page table and cleared it without a TLB flush.
+ */
+TEST_F(huge, pud_mremap)
+{
+	size_t len = SZ_1G, piece = 100 * SZ_2M;
+	char *room, *base, *p, *q, *r, *s;
+	int kmsg;
+
+	if (!self->env.topo || self->env.topo->cmb_size < SZ_1G)
+		SKIP(return, "no 1 GiB CMB in this topology");
+	ASSERT_LE(SZ_1G, self->avail0);
+	kmsg = p2p_kmsg_open();
+	ASSERT_LE(0, kmsg);
+	base = gib_room(5, &room);
+	ASSERT_NE(NULL, base);
+	p = mmap(base, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 self->fd, 0);
+	ASSERT_EQ(base, p) TH_LOG("mmap: %s", strerror(errno));
+	mark(p, 0, len, SZ_2M, 14);
+	ASSERT_EQ(self->pud, level(self->tp, p, NULL));
+
+	q = base + 2 * SZ_1G;
+	ASSERT_EQ(q, mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, q));
+	ASSERT_EQ(0, level(self->tp, p, NULL));
+	ASSERT_EQ(SIGSEGV, access_signal(p, false));
+	ASSERT_EQ(-1, marked(q, 0, len, SZ_2M, 14));
+	ASSERT_EQ(self->pud, level(self->tp, q, NULL));
+	ASSERT_EQ(self->avail0 - (long long)len, avail(&self->env));
+
+	r = base + SZ_2M;
+	ASSERT_EQ(r, mremap(q, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, r));
+	ASSERT_EQ(SIGSEGV, access_signal(q + len / 2, false));
+	ASSERT_EQ(-1, marked(r, 0, len, SZ_2M, 14));
+	ASSERT_EQ(self->pmd, level(self->tp, r, NULL));
+	ASSERT_EQ(self->pmd, level(self->tp, r + len - SZ_2M, NULL));
+
+	s = base + 4 * SZ_1G;
+	ASSERT_EQ(s, mremap(r + piece, SZ_2M, SZ_2M,
+			    MREMAP_MAYMOVE | MREMAP_FIXED, s));
+	ASSERT_EQ(word(14, piece), *(volatile uint64_t *)s);
+	ASSERT_EQ(SIGSEGV, access_signal(r + piece, false));
+	ASSERT_EQ(-1, marked(r, 0, piece, SZ_2M, 14));
+	ASSERT_EQ(-1, marked(r, piece + SZ_2M, len, SZ_2M, 14));
+	ASSERT_EQ(self->avail0 - (long long)len, avail(&self->env));
+
+	ASSERT_EQ(0, munmap(room, 6 * SZ_1G));
+	ASSERT_EQ(self->avail0, avail(&self->env));
+	/* mm's complaint when it takes a huge PUD for a bad table */
+	ASSERT_FALSE(p2p_kmsg_search(kmsg, "bad pud", NULL));
+	close(kmsg);
+}
+
+/* A thread reading 2 MiB at a time into a mapping until told to stop. */
+struct reader {
+	int fd;
+	char *buf;
+	int reads;
+	int stop;
+	int err;
+};
+
+static void *reader_loop(void *arg)
+{
+	struct reader *r = arg;
+	int i;
+
+	for (i = 0; !__atomic_load_n(&r->stop, __ATOMIC_SEQ_CST); i++) {
+		if (pread(r->fd, r->buf + SZ_2M * (i % 16), SZ_2M, 0) != SZ_2M) {
+			r->err = errno;
+			break;
+		}
+		__atomic_add_fetch(&r->reads, 1, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+/*
+ * Pages unmapped while GUP holds their folio (here: O_DIRECT reads by
+ * another thread into another part of the same 1 GiB folio, back to back)
+ * are kept, then given back once the pins are gone, while the rest of the
+ * mapping stays: not only when the file is released.  A thread, not a
+ * child: a child's copy of the mapping would give the pages back at its
+ * exit.  On stock every 4 KiB page is a folio of its own and nothing is
+ * kept; there only the final count is checked.
+ */
+TEST_F_TIMEOUT(huge, unmapped_while_pinned_comes_back, 120)
+{
+	struct reader r = { 0 };
+	size_t len = SZ_1G, gone = 0;
+	bool kept = false;
+	char path[64];
+	pthread_t th;
+	char *p;
+	int i;
+
+	if (!self->env.topo || self->env.topo->cmb_size < SZ_1G)
+		SKIP(return, "needs the 1 GiB folio of the huge topology");
+	ASSERT_LE(0, self->env.peer[0]);
+	p = map_at(self->fd, len, SZ_1G, 0);
+	ASSERT_NE(NULL, p);
+	mark(p, 0, len, SZ_2M, 16);
+
+	snprintf(path, sizeof(path), "/dev/%s",
+		 self->env.nvme[self->env.peer[0]].disk);
+	r.fd = open(path, O_RDONLY | O_DIRECT);
+	ASSERT_LE(0, r.fd);
+	r.buf = p + len / 2;
+	ASSERT_EQ(0, pthread_create(&th, NULL, reader_loop, &r));
+	for (i = 0; i < 3000 && __atomic_load_n(&r.reads, __ATOMIC_SEQ_CST) < 2;
+	     i++)
+		p2p_msleep(10);
+	if (__atomic_load_n(&r.reads, __ATOMIC_SEQ_CST) < 2) {
+		__atomic_store_n(&r.stop, 1, __ATOMIC_SEQ_CST);
+		pthread_join(th, NULL);
+		ASSERT_LE(2, r.reads) TH_LOG("reader: %s", strerror(r.err));
+	}
+
+	/* 2 MiB at a time from the start, until one is kept for a pin */
+	for (i = 0; i < 16 && !kept; i++) {
+		ASSERT_EQ(0, munmap(p + gone, SZ_2M));
+		gone += SZ_2M;
+		kept = avail(&self->env) != self->avail0 - (long long)(len - gone);
+	}
+	__atomic_store_n(&r.stop, 1, __ATOMIC_SEQ_CST);
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_EQ(0, r.err) TH_LOG("reader: %s", strerror(r.err));
+	TH_LOG("%d reads, %zu MiB unmapped, kept: %d", r.reads, gone >> 20,
+	       kept);
+	if (!self->stock)
+		ASSERT_TRUE(kept) TH_LOG("no unmapped page was ever pinned");
+	ASSERT_EQ(self->avail0 - (long long)(len - gone),
+		  p2p_wait_attr(self->env.provider, "available",
+				self->avail0 - (long long)(len - gone), 2000));
+	ASSERT_EQ(-1, marked(p, gone, len / 2, SZ_2M, 16));
+	ASSERT_EQ(0, munmap(p + gone, len - gone));
+	close(r.fd);
+}
+
+/* QEMU's ivshmem-plain: a RAM-backed BAR 2 that no guest driver claims. */
+#define IVSHMEM_VENDOR	0x1af4
+#define IVSHMEM_DEVICE	0x1110
+#define PROVIDER_MOD	"test_p2pdma_provider"
+#define PROVIDER_DRV	"/sys/bus/pci/drivers/" PROVIDER_MOD
+
+/* The first PCI function with IDs @vendor:@device, into @bdf. */
+static bool find_function(unsigned int vendor, unsigned int device,
+			  char *bdf, size_t len)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	bool found = false;
+	DIR *d = opendir(P2P_PCI_DEVICES);
+
+	while (d && !found && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), P2P_PCI_DEVICES "/%s/vendor",
+			 de->d_name);
+		if (p2p_read_ll(path) != vendor)
+			continue;
+		snprintf(path, sizeof(path), P2P_PCI_DEVICES "/%s/device",
+			 de->d_name);
+		if (p2p_read_ll(path) != device)
+			continue;
+		p2p_copy_str(bdf, len, de->d_name);
+		found = true;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/*
+ * Bind @bdf to the test provider driver with @ranges ("bar:offset:size,..."
+ * as the module takes them); 0 or -errno.
+ */
+static int provider_bind(const char *bdf, const char *ranges)
+{
+	char path[PATH_MAX];
+	int err;
+
+	if (!p2p_exists("/sys/module/" PROVIDER_MOD) &&
+	    system("modprobe " PROVIDER_MOD " 2>/dev/null || "
+		   "insmod /opt/p2p/modules/" PROVIDER_MOD ".ko"))
+		return -ENOENT;
+	err = p2p_write_str("/sys/module/" PROVIDER_MOD "/parameters/ranges",
+			    ranges);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), P2P_PCI_DEVICES "/%s/driver_override",
+		 bdf);
+	err = p2p_write_str(path, PROVIDER_MOD);
+	if (err)
+		return err;
+	return p2p_write_bounded(PROVIDER_DRV "/bind", bdf, 30, NULL);
+}
+
+/* Unbind @bdf from the test provider, bounded; 0 or -errno. */
+static int provider_unbind(const char *bdf)
+{
+	char path[PATH_MAX];
+	int err = 0;
+
+	snprintf(path, sizeof(path), PROVIDER_DRV "/%s", bdf);
+	if (p2p_exists(path))
+		err = p2p_write_bounded(PROVIDER_DRV "/unbind", bdf, 30, NULL);
+	snprintf(path, sizeof(path), P2P_PCI_DEVICES "/%s/driver_override",
+		 bdf);
+	p2p_write_str(path, "\n");
+	return err;
+}
+
+/*
+ * A range that is not a multiple of 1 GiB gets 2 MiB folios, yet its first
+ * GiB is one 1 GiB block of the pool.  Mapped at a 1 GiB aligned address,
+ * that block must get PMDs, not a PUD: GUP of a PUD takes every page's
+ * reference on the first page's folio and unpins page by page, so a
+ * folio stays pinned for ever and the map never gives the memory back.
+ * The range: 1.5 GiB of the ivshmem BAR, offered by test_p2pdma_provider.
+ * An O_DIRECT read from B into the untouched mapping across two folios
+ * (GUP faults the entry in), the data checked through C, then every page
+ * back at munmap and a bounded unbind.
+ */
+TEST_F_TIMEOUT(huge, pud_needs_a_gib_folio, 240)
+{
+	const unsigned long long size = SZ_1G + SZ_1G / 2;
+	size_t len = SZ_1G, io = 2 * SZ_2M;
+	char bdf[32], ranges[64], src[64], dst[64], *room, *base, *p, *host;
+	struct p2p_bar bar;
+	int fd, in, out;
+
+	if (!self->env.topo || self->env.topo->cmb_size < SZ_1G)
+		SKIP(return, "not the huge topology");
+	p2p_require(_metadata, self->env.topo,
+		    find_function(IVSHMEM_VENDOR, IVSHMEM_DEVICE, bdf,
+				  sizeof(bdf)), "no ivshmem-plain function");
+	ASSERT_LE(0, self->env.peer[1]);
+	ASSERT_EQ(0, p2p_read_bar(bdf, 2, &bar));
+	ASSERT_LE(size, bar.end - bar.start + 1);
+	snprintf(ranges, sizeof(ranges), "2:0:%#llx", size);
+	ASSERT_EQ(0, provider_bind(bdf, ranges));
+	ASSERT_EQ((long long)size, p2p_attr(bdf, "size"));
+	ASSERT_EQ((long long)size, p2p_attr(bdf, "available"));
+
+	fd = p2p_open_allocate(bdf, O_RDWR);
+	ASSERT_LE(0, fd);
+	base = gib_room(1, &room);
+	ASSERT_NE(NULL, base);
+	p = mmap(base, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 fd, 0);
+	ASSERT_EQ(base, p) TH_LOG("mmap: %s", strerror(errno));
+	close(fd);
+
+	snprintf(src, sizeof(src), "/dev/%s",
+		 self->env.nvme[self->env.peer[0]].disk);
+	snprintf(dst, sizeof(dst), "/dev/%s",
+		 self->env.nvme[self->env.peer[1]].disk);
+	host = p2p_host_buffer(io);
+	ASSERT_NE(NULL, host);
+	p2p_fill(host, io, 15);
+	in = open(src, O_RDWR | O_DIRECT);
+	out = open(dst, O_RDWR | O_DIRECT);
+	ASSERT_LE(0, in);
+	ASSERT_LE(0, out);
+	ASSERT_EQ((ssize_t)io, pwrite(in, host, io, 0));
+	/* nothing mapped yet: GUP faults the entry in and follows it */
+	ASSERT_EQ((ssize_t)io, pread(in, p + SZ_1G / 2 - SZ_2M, io, 0));
+	ASSERT_EQ(self->pmd, level(self->tp, p + SZ_1G / 2, NULL));
+	ASSERT_EQ((ssize_t)io, pwrite(out, p + SZ_1G / 2 - SZ_2M, io, 0));
+	memset(host, 0, io);
+	ASSERT_EQ((ssize_t)io, pread(out, host, io, 0));
+	ASSERT_EQ(-1, p2p_mismatch(host, io, 15));
+	close(in);
+	close(out);
+	free(host);
+
+	ASSERT_EQ(0, munmap(room, 2 * SZ_1G));
+	ASSERT_EQ((long long)size, p2p_wait_attr(bdf, "available", size, 2000));
+	ASSERT_EQ(0, provider_unbind(bdf));
+	ASSERT_FALSE(p2p_has_p2pmem_dir(bdf));
 }
 
 /* mremap to another aligned address moves the data, PMDs and all. */
