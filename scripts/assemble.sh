@@ -38,6 +38,16 @@ if [ "$(cat "$pristine/.stamp" 2>/dev/null)" != "$stamp" ]; then
 	echo "$stamp" > "$pristine/.stamp"
 fi
 
+# Huge P2P mappings rely on mm splitting a PUD where a VMA is cut
+# (split_huge_leaf() in vma_adjust_trans_huge(), in 6.12.118); older
+# 6.12.y walk below a PUD entry there as if it were a page table.
+if [ "$flavour" != baseline ] &&
+	! grep -q '^static void split_huge_leaf(' "$pristine/mm/huge_memory.c"; then
+	echo "assemble: $tarball lacks split_huge_leaf() in mm/huge_memory.c;" \
+		"ours needs a 6.12.y that splits PUDs at VMA cuts (6.12.118 does)" >&2
+	exit 1
+fi
+
 # 2. Stage = hard links to pristine, then overlay files and patches on top
 #    (both replace files rather than write through the links).
 rm -rf "$stage"
