@@ -605,16 +605,45 @@ long long p2p_pmd_level(void)
 	return p2p_kernel_is("baseline") ? (long long)p2p_page_size() : 2 << 20;
 }
 
+/*
+ * The mark of each handle from p2p_kmsg_open(), by file descriptor: the
+ * sequence number of the first record after it.
+ */
+#define P2P_KMSG_FDS		1024
+static unsigned long long p2p_kmsg_mark[P2P_KMSG_FDS];
+
+/* The sequence number of record @rec ("prio,seq,time,flags;text"). */
+static bool p2p_kmsg_seq(const char *rec, unsigned long long *seq)
+{
+	return sscanf(rec, "%*u,%llu,", seq) == 1;
+}
+
+/*
+ * Read the whole buffer, so that the mark is the sequence number after the
+ * last record in it: p2p_kmsg_search() then finds the records after it
+ * from any handle.
+ */
 int p2p_kmsg_open(void)
 {
+	char rec[P2P_KMSG_REC];
+	unsigned long long seq, mark = 0;
 	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
 
 	if (fd < 0)
 		return -errno;
-	if (lseek(fd, 0, SEEK_END) < 0) {
+	if (fd >= P2P_KMSG_FDS) {
 		close(fd);
-		return -errno;
+		return -EMFILE;
 	}
+	errno = 0;
+	while (p2p_kmsg_next(fd, rec, sizeof(rec)))
+		if (p2p_kmsg_seq(rec, &seq))
+			mark = seq + 1;
+	if (errno != EAGAIN) {
+		close(fd);
+		return errno ? -errno : -EIO;
+	}
+	p2p_kmsg_mark[fd] = mark;
 	return fd;
 }
 
@@ -638,8 +667,8 @@ bool p2p_kmsg_next(int fd, char *rec, size_t len)
 }
 
 /*
- * Read every record after the mark; the first of @needles that one of them
- * contains, or NULL.
+ * Read every record not read yet from @fd (all those after the mark on a
+ * fresh handle); the first of @needles that one of them contains, or NULL.
  */
 const char *p2p_kmsg_find(int fd, const char * const *needles, size_t n)
 {
@@ -672,8 +701,9 @@ bool p2p_is_core_complaint(const char *rec)
 }
 
 /*
- * The first of the core's complaints logged after the mark of @fd, or NULL
- * (also for fd < 0).  Reads every record.
+ * The first of the core's complaints in the records not read yet from @fd
+ * (all those after the mark on a fresh handle), or NULL (also for fd < 0).
+ * Reads every record.
  */
 const char *p2p_core_complaint(int fd)
 {
@@ -682,15 +712,38 @@ const char *p2p_core_complaint(int fd)
 	return p2p_kmsg_find(fd, p2p_complaints, ARRAY_SIZE(p2p_complaints));
 }
 
-/* Is there a record after the mark that contains both needles? */
+/*
+ * Is there a record after the mark of @fd that contains both needles?  Every
+ * record after the mark counts, however many were read from @fd before (by
+ * an earlier search too); @fd itself is not read.  Aborts on a bad @fd or
+ * when /dev/kmsg cannot be opened again: a search never passes unread.
+ */
 bool p2p_kmsg_search(int fd, const char *needle1, const char *needle2)
 {
 	char rec[P2P_KMSG_REC];
+	unsigned long long seq;
+	bool hit = false;
+	int all;
 
-	while (p2p_kmsg_next(fd, rec, sizeof(rec)))
-		if (strstr(rec, needle1) && (!needle2 || strstr(rec, needle2)))
-			return true;
-	return false;
+	if (fd < 0 || fd >= P2P_KMSG_FDS) {
+		fprintf(stderr, "%s: %d is not from p2p_kmsg_open()\n",
+			__func__, fd);
+		abort();
+	}
+	/* a new handle starts at the first record in the buffer */
+	all = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	if (all < 0) {
+		fprintf(stderr, "%s: /dev/kmsg: %s\n", __func__,
+			strerror(errno));
+		abort();
+	}
+	while (!hit && p2p_kmsg_next(all, rec, sizeof(rec))) {
+		if (p2p_kmsg_seq(rec, &seq) && seq < p2p_kmsg_mark[fd])
+			continue;
+		hit = strstr(rec, needle1) && (!needle2 || strstr(rec, needle2));
+	}
+	close(all);
+	return hit;
 }
 
 int p2p_tp_alloc(int fd, const struct test_p2pdma_bdf *provider,

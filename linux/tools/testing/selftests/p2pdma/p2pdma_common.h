@@ -198,7 +198,12 @@ long long p2p_map_level(const void *addr);
 /* The entry size ours maps an aligned 2 MiB of p2pmem with; stock: 4 KiB. */
 long long p2p_pmd_level(void);
 
-/* Kernel log: remember the end of /dev/kmsg, later search what follows */
+/*
+ * Kernel log: p2p_kmsg_open() marks the end of /dev/kmsg.  p2p_kmsg_next()
+ * and p2p_kmsg_find() read on from the last record read, each record once;
+ * p2p_kmsg_search() looks at every record after the mark, whatever was read
+ * before, and moves nothing.
+ */
 int p2p_kmsg_open(void);
 bool p2p_kmsg_next(int fd, char *rec, size_t len);
 bool p2p_kmsg_search(int fd, const char *needle1, const char *needle2);
