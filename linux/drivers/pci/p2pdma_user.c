@@ -798,11 +798,7 @@ static bool p2pmem_peer_candidate(struct pci_dev *pdev)
 	return (pdev->class >> 16) != PCI_BASE_CLASS_BRIDGE;
 }
 
-/*
- * The whole list, written into a buffer for each read() call: a reader
- * such as cat that reads it through in a few calls sees one list unless a
- * device comes or goes meanwhile.
- */
+/* The whole list, as one text. */
 static char *p2pmem_peers_text(struct pci_dev *provider, size_t *used)
 {
 	struct p2pdma_path *paths;
@@ -838,6 +834,19 @@ static char *p2pmem_peers_text(struct pci_dev *provider, size_t *used)
 	return text;
 }
 
+/*
+ * The text of the last reader, kept for its later read() calls: a reader
+ * taking the file in small chunks (dd bs=4k) would otherwise make every
+ * call work out every verdict.  A read at offset 0 always builds it anew,
+ * so each pass of a reader over the file sees the topology as it is.  The
+ * open file and the provider are only a key, never followed.
+ */
+static DEFINE_MUTEX(p2pmem_peers_lock);
+static const struct file *p2pmem_peers_reader;
+static const struct pci_dev *p2pmem_peers_provider;
+static char *p2pmem_peers_cache;
+static size_t p2pmem_peers_used;
+
 static ssize_t p2pmem_peers_read(struct file *filp, struct kobject *kobj,
 				 struct bin_attribute *attr, char *buf,
 				 loff_t off, size_t count)
@@ -847,11 +856,27 @@ static ssize_t p2pmem_peers_read(struct file *filp, struct kobject *kobj,
 	ssize_t ret;
 	char *text;
 
+	mutex_lock(&p2pmem_peers_lock);
+	if (off && filp == p2pmem_peers_reader &&
+	    provider == p2pmem_peers_provider) {
+		ret = memory_read_from_buffer(buf, count, &off,
+					      p2pmem_peers_cache,
+					      p2pmem_peers_used);
+		goto out;
+	}
 	text = p2pmem_peers_text(provider, &used);
-	if (!text)
-		return -ENOMEM;
+	if (!text) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	kvfree(p2pmem_peers_cache);
+	p2pmem_peers_cache = text;
+	p2pmem_peers_used = used;
+	p2pmem_peers_reader = filp;
+	p2pmem_peers_provider = provider;
 	ret = memory_read_from_buffer(buf, count, &off, text, used);
-	kvfree(text);
+out:
+	mutex_unlock(&p2pmem_peers_lock);
 	return ret;
 }
 

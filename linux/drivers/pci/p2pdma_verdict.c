@@ -427,7 +427,8 @@ static void p2pdma_work_out(struct pci_dev *provider, struct pci_dev *client,
  * The verdict is worked out afresh, as pci_p2pdma_distance() would for a
  * client not seen before; the cache is neither read nor filled.  The
  * distance is -1 when the pair is refused, as pci_p2pdma_distance()
- * returns it.
+ * returns it.  Nothing is traced: any user may read p2pmem/peers, and the
+ * trace is for the verdicts DMA users get.
  */
 void p2pdma_print_peer(struct seq_buf *sb, struct pci_dev *provider,
 		       struct pci_dev *client, struct p2pdma_path paths[2])
@@ -435,7 +436,6 @@ void p2pdma_print_peer(struct seq_buf *sb, struct pci_dev *provider,
 	struct p2pdma_verdict v;
 
 	p2pdma_work_out(provider, client, paths, &v);
-	p2pdma_trace_verdict(provider, client, &v);
 	seq_buf_printf(sb, "%s %s %d ", pci_name(client),
 		       p2pdma_map_names[v.map], p2pdma_public_distance(&v));
 	p2pdma_print_reason(sb, paths, &v);

@@ -352,12 +352,18 @@ static bool trace_has(const char *dir, const char *a, const char *b)
 }
 
 /*
- * Reading p2pmem/peers traces p2pdma_verdict for every line, with the
- * line's map type and distance; in a topology that refuses, a DMA mapping
- * through the test module traces p2pdma_map_refused.
+ * Reading p2pmem/peers traces nothing: any user may read it, and the
+ * trace is for verdicts that DMA users get.  Such a verdict is traced with
+ * the map type and distance the file shows for the pair: asked through the
+ * test module for a function no driver asks about (q35's SATA or SMBus
+ * controller), so that it is worked out, not taken from the cache.  In a
+ * topology that refuses, a DMA mapping through the test module traces
+ * p2pdma_map_refused.
  */
 TEST_F(peers, trace_events)
 {
+	struct test_p2pdma_distance d = { .nr_clients = 1 };
+	const struct peer_line *l = NULL;
 	const char *dir = tracefs();
 	char want[128], what[96];
 	int i, fd;
@@ -366,24 +372,37 @@ TEST_F(peers, trace_events)
 	ASSERT_EQ(0, write_file(dir, "trace", ""));
 	ASSERT_EQ(0, write_file(dir, "events/p2pdma/enable", "1"));
 	ASSERT_EQ(0, read_peers(self->env.provider, &self->p));
-	write_file(dir, "events/p2pdma/p2pdma_verdict/enable", "0");
-	for (i = 0; i < self->p.n; i++) {
-		const struct peer_line *l = &self->p.line[i];
-
-		snprintf(want, sizeof(want), "provider=%s client=%s ",
-			 self->env.provider, l->bdf);
-		snprintf(what, sizeof(what), "map=%s distance=%d ", l->map,
-			 l->distance);
-		EXPECT_TRUE(trace_has(dir, want, what)) {
-			TH_LOG("no p2pdma_verdict event \"%s%s\"", want, what);
-		}
+	EXPECT_FALSE(trace_has(dir, "p2pdma_verdict", "provider=")) {
+		TH_LOG("reading p2pmem/peers traced verdicts");
 	}
+
+	for (i = 0; i < self->p.n && !l; i++)
+		if (strcmp(self->p.line[i].bdf, self->env.provider) &&
+		    !p2p_is_nvme_function(self->p.line[i].bdf))
+			l = &self->p.line[i];
+	p2p_require(_metadata, self->topo, l, "no function but NVMe");
+	fd = open(TEST_P2PDMA_DEVICE, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, p2p_parse_bdf(self->env.provider, &d.provider));
+	ASSERT_EQ(0, p2p_parse_bdf(l->bdf, &d.clients[0]));
+	ASSERT_EQ(0, ioctl(fd, TEST_P2PDMA_DISTANCE, &d));
+	close(fd);
+	EXPECT_EQ(l->distance, d.distance);
+	snprintf(want, sizeof(want), "provider=%s client=%s ",
+		 self->env.provider, l->bdf);
+	snprintf(what, sizeof(what), "map=%s distance=%d ", l->map,
+		 l->distance);
+	EXPECT_TRUE(trace_has(dir, want, what)) {
+		TH_LOG("no p2pdma_verdict event \"%s%s\"", want, what);
+	}
+	write_file(dir, "events/p2pdma/p2pdma_verdict/enable", "0");
 
 	if (self->topo && self->topo->expect == P2P_EXPECT_REFUSED &&
 	    self->env.peer[0] >= 0) {
-		struct test_p2pdma_distance d = { .nr_clients = 1 };
 		const char *peer = self->env.nvme[self->env.peer[0]].bdf;
 
+		memset(&d, 0, sizeof(d));
+		d.nr_clients = 1;
 		fd = open(TEST_P2PDMA_DEVICE, O_RDWR);
 		ASSERT_LE(0, fd);
 		ASSERT_EQ(0, p2p_parse_bdf(self->env.provider, &d.provider));
