@@ -76,7 +76,7 @@ enum p2pdma_reason p2pdma_check_host(const struct p2pdma_host *host,
 {
 	bool same_bridge_only;
 
-	if (!host->dev)
+	if (!host->name[0])
 		return P2PDMA_REASON_HOST_UNKNOWN;
 	if (!p2pdma_host_listed(host->vendor, host->device, &same_bridge_only))
 		return P2PDMA_REASON_HOST_UNLISTED;

@@ -31,6 +31,9 @@ struct pci_host_bridge;
  */
 #define P2PDMA_MAX_HOPS		16
 
+/* Room for a PCI address as pci_name() prints it ("10000:00:00.0"). */
+#define P2PDMA_NAME_LEN		16
+
 /* ACS control bits that push peer-to-peer TLPs towards the root complex. */
 #define P2PDMA_ACS_REDIR_BITS	(PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_EC)
 
@@ -38,14 +41,14 @@ struct pci_host_bridge;
  * struct p2pdma_host - the host bridge above a path
  * @bridge: the host bridge; two paths below one host bridge point to the
  *	same one
- * @dev: the device that stands for @bridge in the allow list, or NULL if
- *	there is none; only its address and name are used
- * @vendor: vendor ID of @dev (0 without @dev)
- * @device: device ID of @dev (0 without @dev)
+ * @name: PCI address of the device that stands for @bridge in the allow
+ *	list, copied when the path was described; empty if there is none
+ * @vendor: vendor ID of that device (0 without one)
+ * @device: device ID of that device (0 without one)
  */
 struct p2pdma_host {
 	const struct pci_host_bridge *bridge;
-	const struct pci_dev *dev;
+	char name[P2PDMA_NAME_LEN];
 	u16 vendor;
 	u16 device;
 };

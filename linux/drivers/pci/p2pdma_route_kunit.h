@@ -257,7 +257,10 @@ static void set_host(struct p2pdma_host *host, const struct test_topo *t,
 		     unsigned long h, u16 vendor, u16 device)
 {
 	host->bridge = &t->bridge[h];
-	host->dev = vendor ? &t->dev[TEST_DEVS - 1 - h] : NULL;
+	if (vendor)
+		snprintf(host->name, sizeof(host->name), "%04lx:00:00.0", h);
+	else
+		host->name[0] = '\0';
 	host->vendor = vendor;
 	host->device = device;
 }

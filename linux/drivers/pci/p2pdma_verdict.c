@@ -93,26 +93,32 @@ static bool p2pdma_cpu_routes_p2p(void)
  * The device that stands for a host bridge in the allow list: the first
  * device on its root bus, if that is 00.0 (a classic host bridge function)
  * or a root port (platforms without such a function list root ports).
- * Walks the bus list without pci_bus_sem so it can run in atomic context;
- * the caller holds a reference on a device below the bridge, which keeps
- * the bridge's first device in place.
+ * Its IDs and address are copied at once and no pointer to it is kept, so
+ * a message printed later never follows it.  The walk takes no pci_bus_sem
+ * (this runs in atomic context, from DMA mapping): only removing that very
+ * device through sysfs could race with it, as in stock 6.12.
  */
-static struct pci_dev *p2pdma_host_dev(struct pci_host_bridge *host)
+static void p2pdma_describe_host(struct pci_host_bridge *bridge,
+				 struct p2pdma_host *host)
 {
 	struct pci_dev *first;
 
-	first = list_first_entry_or_null(&host->bus->devices, struct pci_dev,
+	host->bridge = bridge;
+	host->name[0] = '\0';
+	host->vendor = 0;
+	host->device = 0;
+	first = list_first_entry_or_null(&bridge->bus->devices, struct pci_dev,
 					 bus_list);
-	if (first && (first->devfn == PCI_DEVFN(0, 0) ||
-		      pci_pcie_type(first) == PCI_EXP_TYPE_ROOT_PORT))
-		return first;
-	return NULL;
+	if (!first || (first->devfn != PCI_DEVFN(0, 0) &&
+		       pci_pcie_type(first) != PCI_EXP_TYPE_ROOT_PORT))
+		return;
+	host->vendor = first->vendor;
+	host->device = first->device;
+	strscpy(host->name, pci_name(first));
 }
 
 static void p2pdma_describe(struct pci_dev *pdev, struct p2pdma_path *path)
 {
-	struct pci_host_bridge *host = pci_find_host_bridge(pdev->bus);
-	struct pci_dev *hostdev = p2pdma_host_dev(host);
 	struct pci_dev *dev;
 
 	path->len = 0;
@@ -133,10 +139,7 @@ static void p2pdma_describe(struct pci_dev *pdev, struct p2pdma_path *path)
 		path->len++;
 	}
 
-	path->host.bridge = host;
-	path->host.dev = hostdev;
-	path->host.vendor = hostdev ? hostdev->vendor : 0;
-	path->host.device = hostdev ? hostdev->device : 0;
+	p2pdma_describe_host(pci_find_host_bridge(pdev->bus), &path->host);
 }
 
 /* "RR", "RR+CR", ... for the redirect bits set in @ctrl. */
@@ -199,7 +202,6 @@ static void p2pdma_explain_host(struct pci_dev *client, const char *provider,
 
 	for (side = 0; side < 2; side++) {
 		const struct p2pdma_host *host = &paths[side].host;
-		const struct pci_dev *hostdev = host->dev;
 
 		if (!(v->bad_host & BIT(side)))
 			continue;
@@ -213,13 +215,13 @@ static void p2pdma_explain_host(struct pci_dev *client, const char *provider,
 		case P2PDMA_REASON_HOST_UNLISTED:
 			pci_warn(client,
 				 "peer-to-peer DMA with %s refused: host bridge %s (%04x:%04x) is not on the P2PDMA allow list\n",
-				 provider, pci_name(hostdev), host->vendor,
+				 provider, host->name, host->vendor,
 				 host->device);
 			break;
 		case P2PDMA_REASON_HOST_SPLIT:
 			pci_warn(client,
 				 "peer-to-peer DMA with %s refused: client and provider are below different host bridges, and %s (%04x:%04x) only supports it below one\n",
-				 provider, pci_name(hostdev), host->vendor,
+				 provider, host->name, host->vendor,
 				 host->device);
 			break;
 		default:
@@ -324,8 +326,6 @@ static void p2pdma_host_clause(struct seq_buf *sb, bool *first,
 			       const struct p2pdma_host *host, bool same,
 			       const char *side)
 {
-	const struct pci_dev *hostdev = host->dev;
-
 	switch (p2pdma_check_host(host, same)) {
 	case P2PDMA_REASON_HOST_UNKNOWN:
 		p2pdma_clause(sb, first,
@@ -335,17 +335,17 @@ static void p2pdma_host_clause(struct seq_buf *sb, bool *first,
 	case P2PDMA_REASON_HOST_UNLISTED:
 		p2pdma_clause(sb, first,
 			      "host bridge %s (%04x:%04x) not on the allow list",
-			      pci_name(hostdev), host->vendor, host->device);
+			      host->name, host->vendor, host->device);
 		break;
 	case P2PDMA_REASON_HOST_SPLIT:
 		p2pdma_clause(sb, first,
 			      "host bridge %s (%04x:%04x) only allowed with both devices below it",
-			      pci_name(hostdev), host->vendor, host->device);
+			      host->name, host->vendor, host->device);
 		break;
 	default:
 		p2pdma_clause(sb, first,
 			      "host bridge %s (%04x:%04x) on the allow list",
-			      pci_name(hostdev), host->vendor, host->device);
+			      host->name, host->vendor, host->device);
 		break;
 	}
 }

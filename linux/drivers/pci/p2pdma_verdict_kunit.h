@@ -331,8 +331,8 @@ static void reason_path(struct reason_ctx *ctx, const struct reason_case *rc,
 	path->len = i;
 	path->host.bridge = ctx->bridge[side->host];
 	if (rc->host_device) {
-		path->host.dev = reason_dev(ctx, side->host ? "0001:00:00.0" :
-							      "0000:00:00.0");
+		strscpy(path->host.name, side->host ? "0001:00:00.0" :
+						       "0000:00:00.0");
 		path->host.vendor = PCI_VENDOR_ID_INTEL;
 		path->host.device = rc->host_device;
 	}
