@@ -486,7 +486,8 @@ static struct p2pdma_range *p2pdma_range_create(struct pci_dev *pdev, int bar,
  * DMA, and adds it to the provider's allocator.  The first call also
  * creates the p2pmem/ sysfs directory.  The device may call this more than
  * once; everything is undone by devm when the driver unbinds.  The start
- * and size of the range must be page aligned.
+ * and size of the range must be multiples of memremap_compat_align() (2 MiB
+ * on x86), the unit in which memory hotplug adds struct pages.
  *
  * A range whose start, size and bus offset are multiples of 2 MiB or 1 GiB
  * gets struct pages as folios of that size (the largest that fits), which
@@ -514,9 +515,13 @@ int pci_p2pdma_add_resource(struct pci_dev *pdev, int bar, size_t size,
 		size = len - offset;
 	if (size > len - offset)
 		return -EINVAL;
-	if (!PAGE_ALIGNED(pci_resource_start(pdev, bar) + offset) ||
-	    !PAGE_ALIGNED(size))
+	if (!IS_ALIGNED(pci_resource_start(pdev, bar) + offset,
+			memremap_compat_align()) ||
+	    !IS_ALIGNED(size, memremap_compat_align())) {
+		pci_info(pdev, "p2pmem: %#zx bytes at BAR %d offset %#llx: not aligned to %#lx\n",
+			 size, bar, offset, memremap_compat_align());
 		return -EINVAL;
+	}
 
 	if (!rcu_access_pointer(pdev->p2pdma)) {
 		err = p2pdma_setup(pdev);
