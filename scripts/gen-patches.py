@@ -442,30 +442,61 @@ def step_queue_sysfs(f):
 
 MPATH_P2P = """
 /*
+ * A path that cannot take I/O now but may soon: its controller is being
+ * reset or reconnected, or its ANA state is changing.
+ */
+static bool nvme_p2pdma_path_may_return(struct nvme_ns *ns)
+{
+	if (test_bit(NVME_CTRL_FAILFAST_EXPIRED, &ns->ctrl->flags))
+		return false;
+	switch (nvme_ctrl_state(ns->ctrl)) {
+	case NVME_CTRL_RESETTING:
+	case NVME_CTRL_CONNECTING:
+		return true;
+	case NVME_CTRL_LIVE:
+		return ns->ana_state == NVME_ANA_CHANGE ||
+		       test_bit(NVME_NS_ANA_PENDING, &ns->flags);
+	default:
+		return false;
+	}
+}
+
+/*
  * A bio with P2P memory must go to a controller that can reach it.  If the
  * path the I/O policy chose cannot, take a usable path that can, an
- * optimized one if there is one.  Only when none can is the bio refused:
- * requeued or failed over, it would come back to the same answer.
+ * optimized one if there is one.  If the only paths that can are down for
+ * now (a reset, an ANA transition), return NULL: the bio waits on the
+ * requeue list as it would with no usable path at all.  Only when no path
+ * can reach the memory is the bio refused: requeued or failed over, it
+ * would come back to the same answer.
  */
 static struct nvme_ns *nvme_p2pdma_path(struct nvme_ns_head *head,
 					struct nvme_ns *ns, struct bio *bio)
 {
 	struct nvme_ns *p, *fallback = NULL;
+	bool later = false;
 
 	if (!pci_p2pdma_bio_check(ns->disk->part0, bio, false))
 		return ns;
 	list_for_each_entry_srcu(p, &head->list, siblings,
 				 srcu_read_lock_held(&head->srcu)) {
-		if (p == ns || nvme_path_is_disabled(p) ||
-		    pci_p2pdma_bio_check(p->disk->part0, bio, false))
+		if (p == ns || pci_p2pdma_bio_check(p->disk->part0, bio, false))
 			continue;
+		if (nvme_path_is_disabled(p)) {
+			later |= nvme_p2pdma_path_may_return(p);
+			continue;
+		}
 		if (p->ana_state == NVME_ANA_OPTIMIZED)
 			return p;
 		if (p->ana_state == NVME_ANA_NONOPTIMIZED && !fallback)
 			fallback = p;
+		else if (p->ana_state == NVME_ANA_CHANGE)
+			later = true;
 	}
 	if (fallback)
 		return fallback;
+	if (later)
+		return NULL;
 	pci_p2pdma_bio_check(ns->disk->part0, bio, true);
 	return ERR_PTR(-EREMOTEIO);
 }

@@ -974,6 +974,82 @@ TEST_F(stack, multipath_round_robin_avoids_far_path)
 	EXPECT_EQ(0, set_iopolicy(s, "numa"));
 }
 
+/* Reset controller @ctrl (nvme3); sysfs waits for the reset to finish. */
+static int reset_ctrl(const char *ctrl)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/class/nvme/%s/reset_controller",
+		 ctrl);
+	return p2p_write_str(path, "1");
+}
+
+static bool ctrl_live(const char *ctrl)
+{
+	char path[PATH_MAX], state[32] = "";
+
+	snprintf(path, sizeof(path), "/sys/class/nvme/%s/state", ctrl);
+	if (p2p_read_str(path, state, sizeof(state)) <= 0)
+		return false;
+	trim(state);
+	return !strcmp(state, "live");
+}
+
+/*
+ * The two paths that reach the CMB are being reset while the far path is
+ * live: a P2P write to the head waits for them (on the head's requeue
+ * list) rather than failing with EREMOTEIO, then lands on one of them,
+ * never on the far path.  The write goes out only once both resets are
+ * seen under way; the first tries whose resets end too soon are retried.
+ */
+TEST_F_TIMEOUT(stack, multipath_p2p_waits_for_resetting_paths, 180)
+{
+	struct stack_env *s = &self->e;
+	int far = far_path(s), i, j, n, status, ret = -1, tries;
+	pid_t kid[MAX_PATHS];
+	bool down = false;
+	long long w0;
+
+	ASSERT_EQ(3, s->nr_paths);
+	ASSERT_LE(0, far);
+	if (stock_refuses(s, s->head))
+		SKIP(return, STOCK_REFUSES);
+	for (tries = 0; tries < 5 && !down; tries++) {
+		w0 = path_writes(s, far);
+		for (i = 0, n = 0; i < s->nr_paths; i++) {
+			if (i == far)
+				continue;
+			kid[n] = fork();
+			ASSERT_LE(0, kid[n]);
+			if (!kid[n])
+				_exit(-reset_ctrl(s->path[i].ctrl));
+			n++;
+		}
+		/* both near controllers out of "live", for up to 2 s */
+		for (j = 0; j < 2000 && !down; j++) {
+			down = true;
+			for (i = 0; i < s->nr_paths; i++)
+				if (i != far && ctrl_live(s->path[i].ctrl))
+					down = false;
+			if (!down)
+				p2p_msleep(1);
+		}
+		if (down)
+			ret = p2p_write(s, s->head, CHUNK, 0, 150 + tries);
+		for (i = 0; i < n; i++) {
+			ASSERT_EQ(kid[i], p2p_waitpid_bounded(kid[i], &status,
+							      60));
+			ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+		}
+	}
+	ASSERT_TRUE(down) TH_LOG("the resets never overlapped");
+	TH_LOG("write issued on try %d with both near paths resetting", tries);
+	ASSERT_EQ(0, ret) TH_LOG("P2P write while the paths reset: %s",
+				 strerror(-ret));
+	EXPECT_TRUE(dev_holds(s, s->head, s->expect, CHUNK, 0));
+	EXPECT_EQ(w0, path_writes(s, far));
+}
+
 static int remove_pci(const char *bdf)
 {
 	char path[PATH_MAX];
