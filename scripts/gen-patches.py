@@ -587,7 +587,10 @@ MD_P2P = """
  * Check a bio with P2P memory against every member in a slot of the array
  * (not spares) before the personality splits or clones it: refused at the
  * bottom, by one member, it would be taken for a media error (a failed
- * mirror, a bad block) and the others would have written it.
+ * mirror, a bad block) and the others would have written it.  Called with
+ * active_io held, as the personality will be: a spare enters a slot only
+ * while the array is suspended, which waits for active_io, so the members
+ * checked are those the bio will meet, raid1's read retries included.
  */
 static bool md_p2pdma_refused(struct mddev *mddev, struct bio *bio)
 {
@@ -648,18 +651,20 @@ EXPORT_SYMBOL_GPL(mddev_restore_p2pdma);
 def step_md(f):
     c = "drivers/md/md.c"
     include_p2pdma(f, c, "linux/part_stat.h")
-    f[c] = insert_before(f[c], "static void md_submit_bio(struct bio *bio)\n",
+    f[c] = insert_before(f[c], "bool md_handle_request(struct mddev *mddev, struct bio *bio)\n",
                          MD_P2P.lstrip("\n"))
-    f[c] = replace(f[c], """	/* bio could be mergeable after passing to underlayer */
-	bio->bi_opf &= ~REQ_NOMERGE;
-""", """	if (unlikely(md_p2pdma_refused(mddev, bio))) {
-		bio->bi_status = BLK_STS_TARGET;
-		bio_endio(bio);
-		return;
+    f[c] = replace(f[c], """		if (!percpu_ref_tryget_live(&mddev->active_io))
+			goto check_suspended;
 	}
-
-	/* bio could be mergeable after passing to underlayer */
-	bio->bi_opf &= ~REQ_NOMERGE;
+""", """		if (!percpu_ref_tryget_live(&mddev->active_io))
+			goto check_suspended;
+		if (unlikely(md_p2pdma_refused(mddev, bio))) {
+			percpu_ref_put(&mddev->active_io);
+			bio->bi_status = BLK_STS_TARGET;
+			bio_endio(bio);
+			return true;
+		}
+	}
 """)
     f[c] = replace(f[c], "EXPORT_SYMBOL_GPL(mddev_stack_new_rdev);\n",
                    "EXPORT_SYMBOL_GPL(mddev_stack_new_rdev);\n" + MD_RESTORE)
@@ -683,6 +688,16 @@ def step_md_personalities(f):
                           "\tmd_init_stacking_limits(&lim);\n" + anchor +
                           "\tlim.features |= BLK_FEAT_PCI_P2PDMA;\n")
     r = "drivers/md/raid1.c"
+    include_p2pdma(f, r, "linux/ratelimit.h")
+    f[r] = replace(f[r], """	bool write_behind = false;
+""", """	bool write_behind = false;
+	/* write-behind would copy the P2P pages with the CPU */
+	bool may_copy = !pci_p2pdma_bio_has_pages(bio);
+""")
+    f[r] = replace(f[r], """		if (!is_discard && rdev && test_bit(WriteMostly, &rdev->flags))
+			write_behind = true;""", """		if (!is_discard && may_copy && rdev &&
+		    test_bit(WriteMostly, &rdev->flags))
+			write_behind = true;""")
     f[r] = replace(f[r], """		clear_bit(WantReplacement, &rdev->flags);
 		err = md_integrity_register(mddev);
 	}
@@ -1279,9 +1294,12 @@ members, so that it stays when all of them have it.  raid1 gives it
 back when a member is removed, so that an array that lost its one
 member without P2P (a loop device, say) can do P2P again.
 
-raid1's resync and recovery use buffers of their own in host memory,
-and write-behind copies the data into host pages, so neither touches
-the user's P2P pages.  raid5 and raid10 do not set the flag."""),
+raid1's resync and recovery use buffers of their own in host memory, so
+they never touch the user's P2P pages.  Write-behind to a write-mostly
+member would copy the data into host pages with the CPU, reading the
+P2P memory through its uncached mapping: raid1 writes such bios to
+every member synchronously instead.  raid5 and raid10 do not set the
+flag."""),
     ("0017-dm-linear-stripe-pci-p2pdma.patch", step_dm,
      "dm: P2P memory through dm-linear and dm-stripe",
      """A new target feature, DM_TARGET_PCI_P2PDMA, says a target passes the
