@@ -1010,6 +1010,17 @@ def step_nvme_lease(f):
                 """		goto retry;
 	}
 """ + LEASE_UP + """	dev_info(dev->ctrl.device, "%d/%d/%d default/read/poll queues\\n",""")
+    t = replace(t, """	bool dead;
+
+	mutex_lock(&dev->shutdown_lock);
+	dead = nvme_pci_ctrl_is_dead(dev);
+""", """	bool dead;
+
+	/* Holders stop first, their callbacks called with no lock held. */
+	nvme_lease_ctrl_fence(dev->leases);
+	mutex_lock(&dev->shutdown_lock);
+	dead = nvme_pci_ctrl_is_dead(dev);
+""")
     t = replace(t, """	nvme_reap_pending_cqes(dev);
 
 	nvme_cancel_tagset(&dev->ctrl);""", """	nvme_reap_pending_cqes(dev);

@@ -20,10 +20,23 @@ struct pci_dev;
  * @nsid: the namespace its commands address
  * @depth: entries of each queue, 2 to the controller's maximum
  * @data_size: bytes of P2P memory for data (rounded up to pages), or 0
- * @holder: the device whose DMA drives the queue, or NULL for the CPU
+ * @holder: the device whose DMA drives the queue, or NULL for the CPU; the
+ *	lease holds a reference on it
  * @revoke: called once when the kernel takes the lease back (see
  *	nvme_lease_get()), or NULL
  * @priv: passed to @revoke
+ *
+ * @revoke runs in process context and may sleep.  No lock of the NVMe
+ * driver or of the leases is held when it is called: when the controller
+ * goes down it is called before nvme-pci takes its shutdown lock, from
+ * the reset, timeout or removal path of the controller; otherwise from the
+ * unbind or removal of a device the lease uses, the removal of its
+ * namespace, or the task that ends the lease (nvme_lease_put() included).
+ * It may take locks of its own, but none that a task holds around
+ * nvme_lease_get() or nvme_lease_put() (those calls wait for resets and
+ * revocations that wait for the callback), and it must not call the lease
+ * API.  It must stop every access of @holder to the lease's addresses
+ * before it returns, in bounded time.
  */
 struct nvme_lease_request {
 	u32 nsid;

@@ -26,12 +26,20 @@
  *    created and frees the lease when its commands are back.
  *  - A lease to end because a device or a namespace goes is taken off to
  *    a private list once (lease->doomed, under lc->lock).
+ *  - A lease whose queues could not be deleted (a zombie: revoked, still
+ *    on lc->leases) keeps its queue id and memory until the controller is
+ *    disabled, which only that stops from using them: the kernel resets the
+ *    controller for it, and nvme_lease_ctrl_down() retires it.
  *  - lease->lock guards lease->revoked against the page fault handler,
  *    which inserts the pages of a mapping on demand: once revoked is set
  *    and the file's mappings are zapped, no access reaches the memory or
- *    the doorbells again.
+ *    the doorbells again.  It also guards lease->mapping, which goes with
+ *    the lease file while the lease may outlive it.
+ *  - nvme_lease_gone_lock serialises the ends of leases whose device goes,
+ *    and with them the use of lease->wait_node.
  */
 #include <linux/anon_inodes.h>
+#include <linux/blk-mq.h>
 #include <linux/dma-mapping.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -76,6 +84,7 @@ struct nvme_lease_ctrl {
 	struct list_head node;		/* on nvme_lease_ctrls */
 	struct kref ref;
 	struct mutex lock;		/* see "Locking" above */
+	struct mutex fence_lock;	/* serialises nvme_lease_ctrl_fence() */
 	struct rw_semaphore admin_sem;
 	struct nvme_ctrl *ctrl;		/* NULL once the controller is gone */
 	struct pci_dev *pdev;
@@ -89,6 +98,7 @@ struct nvme_lease_ctrl {
 /* Every controller's leases, for nvme_lease_get(). */
 static LIST_HEAD(nvme_lease_ctrls);
 static DEFINE_MUTEX(nvme_lease_ctrls_lock);
+static DEFINE_MUTEX(nvme_lease_gone_lock);
 
 /* A piece of lease memory and where the controller and the holder see it. */
 struct nvme_lease_mem {
@@ -107,11 +117,15 @@ struct nvme_lease {
 	struct nvme_lease_ctrl *lc;
 	struct list_head node;		/* on lc->leases while it holds a qid */
 	struct list_head gone;		/* on a list of nvme_lease_doom() */
-	struct mutex lock;		/* guards revoked */
+	struct list_head wait_node;	/* on nvme_lease_device_gone()'s list */
+	struct list_head fence_node;	/* on nvme_lease_ctrl_fence()'s list */
+	struct mutex lock;		/* guards revoked and mapping */
 	bool revoked;
 	bool doomed;			/* on such a list; under lc->lock */
 	bool queues;			/* the queues may exist on the controller */
 	bool admin;			/* admin commands of this lease under way */
+	bool creating;			/* nvme_lease_create() not done; lc->lock */
+	bool retired;			/* queue id and memory given back */
 	unsigned int gen;
 	u16 qid;
 	u32 depth;
@@ -127,7 +141,7 @@ struct nvme_lease {
 	bool revoke_done;
 	struct nvme_lease_info info;
 	struct nvme_lease_args args;
-	struct address_space *mapping;
+	struct address_space *mapping;	/* the file's, NULL once it is released */
 	wait_queue_head_t wait;
 };
 
@@ -174,6 +188,7 @@ struct nvme_lease_ctrl *nvme_lease_ctrl_alloc(struct nvme_ctrl *ctrl,
 		return NULL;
 	kref_init(&lc->ref);
 	mutex_init(&lc->lock);
+	mutex_init(&lc->fence_lock);
 	init_rwsem(&lc->admin_sem);
 	INIT_LIST_HEAD(&lc->leases);
 	lc->ctrl = ctrl;
@@ -384,6 +399,7 @@ static void nvme_lease_release(struct kref *ref)
 {
 	struct nvme_lease *l = container_of(ref, struct nvme_lease, ref);
 
+	put_device(l->holder);
 	kref_put(&l->lc->ref, nvme_lease_ctrl_release);
 	kfree(l);
 }
@@ -400,9 +416,10 @@ static void nvme_lease_fence(struct nvme_lease *l)
 	l->revoked = true;
 	call = l->revoke && !l->revoke_called;
 	l->revoke_called = true;
-	mutex_unlock(&l->lock);
+	/* Under the lock: the release of the file ends the mapping's life. */
 	if (l->mapping)
 		unmap_mapping_range(l->mapping, 0, 0, 1);
+	mutex_unlock(&l->lock);
 	wake_up_all(&l->wait);
 	/*
 	 * The holder device stops its DMA before the queues and memory go;
@@ -439,27 +456,87 @@ static void nvme_lease_retire(struct nvme_lease *l)
 	nvme_lease_free_all(l);
 	nvme_lease_mark(lc, l->qid, false);
 	list_del_init(&l->node);
+	WRITE_ONCE(l->retired, true);
+	wake_up_all(&l->wait);
 	kref_put(&l->ref, nvme_lease_release);
+}
+
+/*
+ * Whether the doorbells of @qid, and the page of them that a lease file
+ * maps, lie inside BAR0.
+ */
+static bool nvme_lease_db_in_bar(struct nvme_lease_ctrl *lc, u16 qid)
+{
+	phys_addr_t db = nvme_lease_sq_db(lc, qid);
+	phys_addr_t last = db + lc->geo.db_stride + sizeof(u32) - 1;
+
+	return (db & PAGE_MASK) >= pci_resource_start(lc->pdev, 0) &&
+	       (last | ~PAGE_MASK) <= pci_resource_end(lc->pdev, 0);
 }
 
 void nvme_lease_ctrl_up(struct nvme_lease_ctrl *lc,
 			const struct nvme_lease_geometry *geo)
 {
 	struct nvme_lease *l;
+	u16 first, nr;
 
 	if (!lc)
 		return;
 	mutex_lock(&lc->lock);
 	lc->geo = *geo;
+	/* Never a doorbell beyond BAR0, for the holder nor for a mapping. */
+	while (lc->geo.nr &&
+	       !nvme_lease_db_in_bar(lc, lc->geo.first_qid + lc->geo.nr - 1))
+		lc->geo.nr--;
+	if (lc->geo.nr < geo->nr)
+		pci_warn(lc->pdev, "%u queue pair(s) kept for leases have doorbells beyond BAR0: not leased\n",
+			 geo->nr - lc->geo.nr);
 	lc->busy = 0;
 	/* Queue ids still in the hands of a task that issues admin commands. */
 	list_for_each_entry(l, &lc->leases, node)
 		nvme_lease_mark(lc, l->qid, true);
-	lc->up = geo->nr > 0;
+	lc->up = lc->geo.nr > 0;
+	first = lc->geo.first_qid;
+	nr = lc->geo.nr;
 	mutex_unlock(&lc->lock);
-	if (geo->nr)
+	if (nr)
 		dev_info(lc->ctrl->device, "%u queue pair(s) kept for leases, qid %u-%u\n",
-			 geo->nr, geo->first_qid, geo->first_qid + geo->nr - 1);
+			 nr, first, first + nr - 1);
+}
+
+/**
+ * nvme_lease_ctrl_fence() - cut off every holder of a controller going down
+ * @lc: the controller's leases (may be NULL)
+ *
+ * Called by nvme_dev_disable() before it takes shutdown_lock: no lease is
+ * made until the controller is up again, and the holder of every lease is
+ * fenced, its revoke callback called, with no lock of nvme-pci or of the
+ * leases held.  nvme_lease_ctrl_down() then gives everything back once the
+ * controller is disabled.
+ *
+ * Context: process context; sleeps until the callbacks have returned.
+ */
+void nvme_lease_ctrl_fence(struct nvme_lease_ctrl *lc)
+{
+	struct nvme_lease *l, *next;
+	LIST_HEAD(fence);
+
+	if (!lc)
+		return;
+	mutex_lock(&lc->fence_lock);
+	mutex_lock(&lc->lock);
+	lc->up = false;
+	list_for_each_entry(l, &lc->leases, node) {
+		kref_get(&l->ref);
+		list_add_tail(&l->fence_node, &fence);
+	}
+	mutex_unlock(&lc->lock);
+	list_for_each_entry_safe(l, next, &fence, fence_node) {
+		list_del(&l->fence_node);
+		nvme_lease_fence(l);
+		kref_put(&l->ref, nvme_lease_release);
+	}
+	mutex_unlock(&lc->fence_lock);
 }
 
 /**
@@ -497,31 +574,110 @@ void nvme_lease_ctrl_free(struct nvme_lease_ctrl *lc)
 	list_del(&lc->node);
 	mutex_unlock(&nvme_lease_ctrls_lock);
 	down_write(&lc->admin_sem);
-	lc->ctrl = NULL;
+	WRITE_ONCE(lc->ctrl, NULL);
 	up_write(&lc->admin_sem);
 	/* A lease made while the controller was going away. */
 	nvme_lease_ctrl_down(lc);
 	kref_put(&lc->ref, nvme_lease_ctrl_release);
 }
 
-static int nvme_lease_admin(struct nvme_lease_ctrl *lc, struct nvme_command *c)
+/* An admin command of a lease, waited for. */
+struct nvme_lease_cmd {
+	struct completion done;
+	blk_status_t err;
+};
+
+static enum rq_end_io_ret
+nvme_lease_admin_end(struct request *rq, blk_status_t err)
 {
+	struct nvme_lease_cmd *cmd = rq->end_io_data;
+
+	cmd->err = err;
+	complete(&cmd->done);
+	return RQ_END_IO_NONE;
+}
+
+/*
+ * Run admin command @c for @l on the incarnation of the controller that
+ * gave @l its queue id, or not at all: it is queued only while that
+ * incarnation is up (under lc->lock, which nvme_lease_ctrl_down() takes),
+ * and marked as a user command, which nvme-pci dispatches only to a live
+ * controller and, being fail-fast, fails rather than holding it for the
+ * next one.  So a command caught by a reset never reaches a controller
+ * whose queue ids may have moved.  Return: 0, the NVMe status, or -errno
+ * (-EAGAIN once the incarnation is gone, -EINTR when the reset cancelled
+ * the command).
+ */
+static int nvme_lease_admin(struct nvme_lease *l, struct nvme_command *c)
+{
+	struct nvme_lease_ctrl *lc = l->lc;
+	struct nvme_lease_cmd cmd = { };
+	struct request *rq;
 	int ret = -ENODEV;
 
 	down_read(&lc->admin_sem);
-	if (lc->ctrl)
-		ret = nvme_submit_sync_cmd(lc->ctrl->admin_q, c, NULL, 0);
+	if (!lc->ctrl)
+		goto out;
+	rq = blk_mq_alloc_request(lc->ctrl->admin_q, nvme_req_op(c), 0);
+	if (IS_ERR(rq)) {
+		ret = PTR_ERR(rq);
+		goto out;
+	}
+	nvme_init_request(rq, c);
+	nvme_req(rq)->flags |= NVME_REQ_USERCMD;
+	init_completion(&cmd.done);
+	rq->end_io = nvme_lease_admin_end;
+	rq->end_io_data = &cmd;
+
+	ret = -EAGAIN;
+	mutex_lock(&lc->lock);
+	if (l->gen == lc->gen && lc->up) {
+		blk_execute_rq_nowait(rq, false);
+		ret = 0;
+	}
+	mutex_unlock(&lc->lock);
+	if (ret) {
+		blk_mq_free_request(rq);
+		goto out;
+	}
+	wait_for_completion_io(&cmd.done);
+	if (nvme_req(rq)->flags & NVME_REQ_CANCELLED)
+		ret = -EINTR;
+	else if (nvme_req(rq)->status)
+		ret = nvme_req(rq)->status;
+	else
+		ret = blk_status_to_errno(cmd.err);
+	blk_mq_free_request(rq);
+out:
 	up_read(&lc->admin_sem);
 	return ret;
 }
 
+/*
+ * Delete the submission or the completion queue: 0 once it does not exist,
+ * also when the controller says that it did not (a create that failed).
+ */
 static int nvme_lease_delete_queue(struct nvme_lease *l, u8 opcode)
 {
 	struct nvme_command c = { };
+	int ret;
 
 	c.delete_queue.opcode = opcode;
 	c.delete_queue.qid = cpu_to_le16(l->qid);
-	return nvme_lease_admin(l->lc, &c);
+	ret = nvme_lease_admin(l, &c);
+	if (ret > 0 && (ret & NVME_SCT_SC_MASK) == NVME_SC_QID_INVALID)
+		return 0;
+	return ret;
+}
+
+/* Delete both queues; 0 when neither exists on this incarnation. */
+static int nvme_lease_delete_queues(struct nvme_lease *l)
+{
+	int ret = nvme_lease_delete_queue(l, nvme_admin_delete_sq);
+
+	if (!ret)
+		ret = nvme_lease_delete_queue(l, nvme_admin_delete_cq);
+	return ret;
 }
 
 static int nvme_lease_create_queues(struct nvme_lease *l)
@@ -536,9 +692,9 @@ static int nvme_lease_create_queues(struct nvme_lease *l)
 	/* No interrupt: the holder polls. */
 	c.create_cq.cq_flags = cpu_to_le16(NVME_QUEUE_PHYS_CONTIG);
 	l->queues = true;
-	ret = nvme_lease_admin(l->lc, &c);
+	ret = nvme_lease_admin(l, &c);
 	if (ret)
-		return ret < 0 ? ret : -EIO;
+		goto fail;
 
 	memset(&c, 0, sizeof(c));
 	c.create_sq.opcode = nvme_admin_create_sq;
@@ -548,46 +704,64 @@ static int nvme_lease_create_queues(struct nvme_lease *l)
 	c.create_sq.sq_flags = cpu_to_le16(NVME_QUEUE_PHYS_CONTIG |
 					   NVME_SQ_PRIO_MEDIUM);
 	c.create_sq.cqid = cpu_to_le16(l->qid);
-	ret = nvme_lease_admin(l->lc, &c);
-	if (ret) {
-		if (!nvme_lease_delete_queue(l, nvme_admin_delete_cq))
-			l->queues = false;
-		return ret < 0 ? ret : -EIO;
-	}
-	return 0;
-}
-
-/* Delete both queues; 0 when both are gone from this incarnation. */
-static int nvme_lease_delete_queues(struct nvme_lease *l)
-{
-	int ret = nvme_lease_delete_queue(l, nvme_admin_delete_sq);
-
+	ret = nvme_lease_admin(l, &c);
 	if (!ret)
-		ret = nvme_lease_delete_queue(l, nvme_admin_delete_cq);
-	return ret;
+		return 0;
+fail:
+	/*
+	 * A failed create may still have made the queue (an answer lost, or
+	 * an error after the fact): delete what may be there.
+	 */
+	if (!nvme_lease_delete_queues(l))
+		l->queues = false;
+	return ret < 0 ? ret : -EIO;
 }
 
 /*
  * Back from admin commands (lc->lock held): free the lease if its queues
  * are gone, which they are when @deleted or when the controller went down
  * since the lease got its queue id.  Otherwise the controller may still
- * write to its memory: it stays until the controller goes down.
+ * write to its memory: it stays until the controller goes down, and the
+ * controller is reset for that.  Return: true when the caller may wait
+ * for that reset to retire the lease (see nvme_lease_wait_retired()).
  */
-static void nvme_lease_admin_done(struct nvme_lease *l, bool deleted)
+static bool nvme_lease_admin_done(struct nvme_lease *l, bool deleted)
 {
 	struct nvme_lease_ctrl *lc = l->lc;
+	struct nvme_ctrl *ctrl = READ_ONCE(lc->ctrl);
+	bool resetting = false;
 
 	lockdep_assert_held(&lc->lock);
-	l->admin = false;
+	WRITE_ONCE(l->admin, false);
+	wake_up_all(&l->wait);
 	if (deleted || l->gen != lc->gen || !lc->up) {
 		l->queues = false;
 		nvme_lease_retire(l);
-		return;
+		return false;
 	}
+	mutex_lock(&l->lock);
 	l->revoked = true;
+	mutex_unlock(&l->lock);
+	wake_up_all(&l->wait);
+	/*
+	 * lc->ctrl is valid while set and lc->lock is held: the controller's
+	 * teardown clears it, then waits for the lock.  Only a reset that is
+	 * scheduled or under way is waited for: during removal the controller
+	 * goes down later in the very task that may be ending this lease.
+	 */
+	if (ctrl)
+		resetting = !nvme_reset_ctrl(ctrl) ||
+			    nvme_ctrl_state(ctrl) == NVME_CTRL_RESETTING;
 	pci_warn(lc->pdev,
-		 "lease of queue %u: queues not deleted, memory kept until the controller resets\n",
-		 l->qid);
+		 "lease of queue %u: queues not deleted, memory kept until the controller is down%s\n",
+		 l->qid, resetting ? " (resetting it)" : "");
+	return resetting;
+}
+
+/* Until the controller going down has given back what @l holds. */
+static void nvme_lease_wait_retired(struct nvme_lease *l)
+{
+	wait_event(l->wait, READ_ONCE(l->retired));
 }
 
 /*
@@ -598,13 +772,19 @@ static void nvme_lease_admin_done(struct nvme_lease *l, bool deleted)
 static void nvme_lease_end(struct nvme_lease *l)
 {
 	struct nvme_lease_ctrl *lc = l->lc;
+	bool wait;
 	int ret = 0;
 
 	nvme_lease_fence(l);
 
 	mutex_lock(&lc->lock);
-	/* Freed already, or another task is ending it. */
-	if (list_empty(&l->node) || l->admin) {
+	/* Another task makes or ends it: the lease is over once it is done. */
+	while (l->admin) {
+		mutex_unlock(&lc->lock);
+		wait_event(l->wait, !READ_ONCE(l->admin));
+		mutex_lock(&lc->lock);
+	}
+	if (list_empty(&l->node)) {
 		mutex_unlock(&lc->lock);
 		return;
 	}
@@ -615,8 +795,10 @@ static void nvme_lease_end(struct nvme_lease *l)
 		ret = nvme_lease_delete_queues(l);
 
 	mutex_lock(&lc->lock);
-	nvme_lease_admin_done(l, !ret);
+	wait = nvme_lease_admin_done(l, !ret);
 	mutex_unlock(&lc->lock);
+	if (wait)
+		nvme_lease_wait_retired(l);
 }
 
 /* Whether @l depends on @dev: memory it provides, or the holder. */
@@ -635,12 +817,13 @@ static bool nvme_lease_uses(struct nvme_lease *l, struct device *dev)
 
 /*
  * Put @l on @list, for nvme_lease_end_doomed(), unless it is being ended
- * or made already.  lc->lock held.
+ * or made already.  A zombie is doomed too: ending it deletes its queues
+ * again, or waits for the reset that retires it.  lc->lock held.
  */
 static void nvme_lease_doom(struct nvme_lease *l, struct list_head *list)
 {
 	lockdep_assert_held(&l->lc->lock);
-	if (l->admin || l->revoked || l->doomed)
+	if (l->admin || l->doomed)
 		return;
 	l->doomed = true;
 	kref_get(&l->ref);
@@ -670,24 +853,44 @@ static void nvme_lease_end_doomed(struct list_head *list, const char *why)
 static void nvme_lease_device_gone(struct device *dev)
 {
 	struct nvme_lease_ctrl *lc;
-	struct nvme_lease *l;
+	struct nvme_lease *l, *next;
 	char why[64];
 	LIST_HEAD(doomed);
-
-	mutex_lock(&nvme_lease_ctrls_lock);
-	list_for_each_entry(lc, &nvme_lease_ctrls, node) {
-		if (&lc->pdev->dev == dev)
-			continue;
-		mutex_lock(&lc->lock);
-		list_for_each_entry(l, &lc->leases, node)
-			if (nvme_lease_uses(l, dev))
-				nvme_lease_doom(l, &doomed);
-		mutex_unlock(&lc->lock);
-	}
-	mutex_unlock(&nvme_lease_ctrls_lock);
+	LIST_HEAD(making);
+	int pass;
 
 	snprintf(why, sizeof(why), "%s goes away", dev_name(dev));
-	nvme_lease_end_doomed(&doomed, why);
+	mutex_lock(&nvme_lease_gone_lock);
+	/*
+	 * A lease being made may be taking @dev's memory: wait until it is
+	 * made (or not), then end it like the others, in a second pass.
+	 */
+	for (pass = 0; pass < 2; pass++) {
+		mutex_lock(&nvme_lease_ctrls_lock);
+		list_for_each_entry(lc, &nvme_lease_ctrls, node) {
+			if (&lc->pdev->dev == dev)
+				continue;
+			mutex_lock(&lc->lock);
+			list_for_each_entry(l, &lc->leases, node) {
+				if (l->creating && !pass) {
+					kref_get(&l->ref);
+					list_add_tail(&l->wait_node, &making);
+				} else if (!l->creating && nvme_lease_uses(l, dev)) {
+					nvme_lease_doom(l, &doomed);
+				}
+			}
+			mutex_unlock(&lc->lock);
+		}
+		mutex_unlock(&nvme_lease_ctrls_lock);
+
+		nvme_lease_end_doomed(&doomed, why);
+		list_for_each_entry_safe(l, next, &making, wait_node) {
+			wait_event(l->wait, !READ_ONCE(l->creating));
+			list_del(&l->wait_node);
+			kref_put(&l->ref, nvme_lease_release);
+		}
+	}
+	mutex_unlock(&nvme_lease_gone_lock);
 }
 
 /**
@@ -891,6 +1094,10 @@ static int nvme_lease_file_release(struct inode *inode, struct file *file)
 	struct nvme_lease *l = file->private_data;
 
 	nvme_lease_end(l);
+	/* The mapping goes with the file; a zombie lease outlives both. */
+	mutex_lock(&l->lock);
+	l->mapping = NULL;
+	mutex_unlock(&l->lock);
 	kref_put(&l->ref, nvme_lease_release);
 	return 0;
 }
@@ -934,9 +1141,18 @@ static int nvme_lease_take_qid(struct nvme_lease_ctrl *lc, struct nvme_lease *l)
 	l->qid = lc->geo.first_qid + n;
 	l->gen = lc->gen;
 	l->admin = true;
+	l->creating = true;
 	kref_get(&l->ref);
 	list_add_tail(&l->node, &lc->leases);
 	return 0;
+}
+
+/* nvme_lease_create() is done with @l, made or not; lc->lock held. */
+static void nvme_lease_created(struct nvme_lease *l)
+{
+	lockdep_assert_held(&l->lc->lock);
+	WRITE_ONCE(l->creating, false);
+	wake_up_all(&l->wait);
 }
 
 /*
@@ -978,13 +1194,15 @@ static struct nvme_lease *nvme_lease_create(struct nvme_lease_ctrl *lc,
 	mutex_init(&l->lock);
 	init_waitqueue_head(&l->wait);
 	INIT_LIST_HEAD(&l->node);
+	INIT_LIST_HEAD(&l->wait_node);
+	INIT_LIST_HEAD(&l->fence_node);
 	kref_get(&lc->ref);
 	l->lc = lc;
 	l->depth = a->depth;
 	l->nsid = a->nsid;
 	l->args = *a;
 	if (req) {
-		l->holder = req->holder;
+		l->holder = get_device(req->holder);
 		l->revoke = req->revoke;
 		l->priv = req->priv;
 	}
@@ -1002,25 +1220,20 @@ static struct nvme_lease *nvme_lease_create(struct nvme_lease_ctrl *lc,
 	mutex_lock(&lc->lock);
 	ns_gone = test_bit(NVME_NS_REMOVING, &ns->flags);
 	if (!ret && l->gen == lc->gen && lc->up && !ns_gone) {
-		l->admin = false;
-		mutex_unlock(&lc->lock);
-		nvme_put_ns(ns);
 		nvme_lease_layout(l);
 		nvme_lease_fill_info(l);
+		WRITE_ONCE(l->admin, false);
+		nvme_lease_created(l);
+		mutex_unlock(&lc->lock);
+		nvme_put_ns(ns);
 		return l;
 	}
 	/* The controller went down meanwhile, or the namespace goes. */
 	if (!ret)
 		ret = ns_gone ? -ENODEV : -EAGAIN;
-	if (l->queues && l->gen != lc->gen) {
-		/* A create that waited out the reset ran on the new controller. */
-		mutex_unlock(&lc->lock);
-		nvme_lease_delete_queues(l);
-		mutex_lock(&lc->lock);
-		nvme_lease_admin_done(l, true);
-	} else {
-		nvme_lease_admin_done(l, !l->queues);
-	}
+	/* Queues of an incarnation that went down went with it. */
+	nvme_lease_admin_done(l, !l->queues);
+	nvme_lease_created(l);
 	mutex_unlock(&lc->lock);
 out_put:
 	kref_put(&l->ref, nvme_lease_release);
@@ -1060,7 +1273,9 @@ static long nvme_lease_ioctl_lease(struct nvme_lease_ctrl *lc,
 		put_unused_fd(fd);
 		goto out_end;
 	}
+	mutex_lock(&l->lock);
 	l->mapping = file->f_mapping;
+	mutex_unlock(&l->lock);
 	if (copy_to_user(argp, &l->args, sizeof(l->args))) {
 		/* Releasing the file ends the lease. */
 		put_unused_fd(fd);
@@ -1146,11 +1361,11 @@ long nvme_lease_ioctl(struct nvme_ctrl *ctrl, unsigned int cmd,
  * whose memory the lease uses or the holder goes, when the queue is revoked
  * through NVME_IOCTL_LEASE_REVOKE, and in nvme_lease_put().  It first calls
  * @req->revoke, once, which must make the holder's device stop touching every
- * address of the lease before it returns, in bounded time (it may sleep; it
- * runs while the controller is being disabled and must not call back into this
- * API).  Then the queues are deleted and the memory goes back;
- * nvme_lease_revoked() turns true.  The caller still owns its reference and
- * drops it with nvme_lease_put().
+ * address of the lease before it returns, in bounded time (see struct
+ * nvme_lease_request for its context and the locks it may take).  Then the
+ * queues are deleted and the memory goes back; nvme_lease_revoked() turns
+ * true.  The caller still owns its reference and drops it with
+ * nvme_lease_put().
  *
  * Context: process context; takes mutexes and issues admin commands.
  * Return: the lease, or an ERR_PTR(): -ENODEV if @pdev has no leases or
@@ -1214,9 +1429,13 @@ EXPORT_SYMBOL_GPL(nvme_lease_revoked);
  *
  * Revokes the lease if the kernel has not yet (calling the holder's revoke
  * callback), deletes its queues and frees its memory, then drops the
- * caller's reference.
+ * caller's reference.  Returns once that is done, also when another task
+ * was ending the lease; if its queues could not be deleted, once the
+ * controller reset that this asks for has given the memory back (unless
+ * the controller is being removed, which gives it back later).
  *
- * Context: process context.
+ * Context: process context; issues admin commands and may wait for a
+ * controller reset.
  */
 void nvme_lease_put(struct nvme_lease *lease)
 {

@@ -42,6 +42,7 @@ struct nvme_lease_ctrl *nvme_lease_ctrl_alloc(struct nvme_ctrl *ctrl,
 void nvme_lease_ctrl_free(struct nvme_lease_ctrl *lc);
 void nvme_lease_ctrl_up(struct nvme_lease_ctrl *lc,
 			const struct nvme_lease_geometry *geo);
+void nvme_lease_ctrl_fence(struct nvme_lease_ctrl *lc);
 void nvme_lease_ctrl_down(struct nvme_lease_ctrl *lc);
 void nvme_lease_ns_gone(struct nvme_lease_ctrl *lc, u32 nsid);
 long nvme_lease_ioctl(struct nvme_ctrl *ctrl, unsigned int cmd,
