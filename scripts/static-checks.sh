@@ -51,18 +51,29 @@ for f in "${ours[@]}"; do
 done
 
 # sparse: rebuild our in-tree objects with C=2 (objects the config builds).
+# A make that fails (sparse missing or crashing, a build error) fails the
+# file, and so does checking no object at all.
+nsparse=0
 for f in "${ours[@]}"; do
 	case "$f" in tools/*|*.h) continue ;; esac
 	o=${f%.c}.o
 	[ -f "$obj/$o" ] || continue
+	nsparse=$((nsparse + 1))
 	log=$logdir/sparse-$(echo "$f" | tr / _).log
 	make -s -C "$src" O="$obj" C=2 CC="ccache gcc" "$o" > "$log" 2>&1
-	if grep -q "$f.*\(warning\|error\)" "$log"; then
+	rc=$?
+	[ $rc -eq 0 ] || echo "static-checks: make C=2 $o: exit status $rc" >> "$log"
+	if [ $rc -ne 0 ] || grep -q "$f.*\(warning\|error\)" "$log"; then
 		result fail "static.sparse.$f" "$log"
 	else
 		result ok "static.sparse.$f"
 	fi
 done
+if [ $nsparse -eq 0 ]; then
+	log=$logdir/sparse.log
+	echo "static-checks: no object of ours in $obj" > "$log"
+	result fail static.sparse "$log"
+fi
 
 # kernel-doc on everything we own in the kernel proper.
 for f in "${ours[@]}"; do
@@ -76,10 +87,21 @@ for f in "${ours[@]}"; do
 	fi
 done
 
-# coccicheck over drivers/pci; only reports on files we own count.
+# coccicheck over drivers/pci; only reports on files we own count.  M= is
+# absolute: with O=, make runs in $obj, and spatch would look for sources
+# in $obj/drivers/pci, find none, and report nothing.
 log=$logdir/coccicheck.log
-make -s -C "$src" O="$obj" coccicheck MODE=report M=drivers/pci J=2 > "$log" 2>&1
+make -s -C "$src" O="$obj" coccicheck MODE=report M="$src/drivers/pci" J=2 \
+	> "$log" 2>&1
+rc=$?
 bad=0
+# spatch missing or failing, or a make error: coccicheck exits non-zero
+# (reports alone leave it at 0; a failing spatch is seen where it runs
+# with --jobs, which Debian's coccinelle has).
+if [ $rc -ne 0 ]; then
+	echo "static-checks: make coccicheck: exit status $rc" >> "$log"
+	bad=1
+fi
 for f in "${ours[@]}"; do
 	grep -q "^$f:\|/$f:" "$log" && bad=1
 done
