@@ -695,9 +695,8 @@ def step_md_personalities(f):
 	bool may_copy = !pci_p2pdma_bio_has_pages(bio);
 """)
     f[r] = replace(f[r], """		if (!is_discard && rdev && test_bit(WriteMostly, &rdev->flags))
-			write_behind = true;""", """		if (!is_discard && may_copy && rdev &&
-		    test_bit(WriteMostly, &rdev->flags))
-			write_behind = true;""")
+			write_behind = true;""", """		if (!is_discard && rdev && test_bit(WriteMostly, &rdev->flags))
+			write_behind = may_copy;""")
     f[r] = replace(f[r], """		clear_bit(WantReplacement, &rdev->flags);
 		err = md_integrity_register(mddev);
 	}

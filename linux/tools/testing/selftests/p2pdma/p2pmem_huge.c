@@ -1056,7 +1056,7 @@ static int nvme_driver_write(const char *bdf, const char *file)
  * which would upset the tests that run after it elsewhere.
  */
 static void gone_under_pud(struct __test_metadata *_metadata,
-			   FIXTURE_DATA(huge) *self, bool remove)
+			   struct _test_data_huge *self, bool remove)
 {
 	size_t len = SZ_1G;
 	unsigned long long phys;
@@ -1130,7 +1130,6 @@ static void gone_under_pud(struct __test_metadata *_metadata,
 	self->fd = p2p_open_allocate(self->env.provider, O_RDWR);
 	ASSERT_LE(0, self->fd);
 }
-
 
 TEST_F_TIMEOUT(huge, unbind_with_pud_mapping_and_io, 240)
 {
