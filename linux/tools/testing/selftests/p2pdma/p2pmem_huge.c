@@ -658,6 +658,39 @@ TEST_F_TIMEOUT(huge, unmapped_while_pinned_comes_back, 120)
 	close(r.fd);
 }
 
+/*
+ * @len bytes of a pattern (@seed) written to the first peer, read into
+ * @buf by O_DIRECT, written from @buf to the second peer and read back
+ * into host memory: the data must have gone through @buf intact.
+ */
+static void peer_copy(struct __test_metadata *_metadata,
+		      const struct p2p_env *env, char *buf, size_t len,
+		      uint64_t seed)
+{
+	char src[64], dst[64], *host;
+	int in, out;
+
+	ASSERT_LE(0, env->peer[1]);
+	snprintf(src, sizeof(src), "/dev/%s", env->nvme[env->peer[0]].disk);
+	snprintf(dst, sizeof(dst), "/dev/%s", env->nvme[env->peer[1]].disk);
+	host = p2p_host_buffer(len);
+	ASSERT_NE(NULL, host);
+	p2p_fill(host, len, seed);
+	in = open(src, O_RDWR | O_DIRECT);
+	out = open(dst, O_RDWR | O_DIRECT);
+	ASSERT_LE(0, in);
+	ASSERT_LE(0, out);
+	ASSERT_EQ((ssize_t)len, pwrite(in, host, len, 0));
+	ASSERT_EQ((ssize_t)len, pread(in, buf, len, 0));
+	ASSERT_EQ((ssize_t)len, pwrite(out, buf, len, 0));
+	memset(host, 0, len);
+	ASSERT_EQ((ssize_t)len, pread(out, host, len, 0));
+	ASSERT_EQ(-1, p2p_mismatch(host, len, seed));
+	close(in);
+	close(out);
+	free(host);
+}
+
 /* QEMU's ivshmem-plain: a RAM-backed BAR 2 that no guest driver claims. */
 #define IVSHMEM_VENDOR	0x1af4
 #define IVSHMEM_DEVICE	0x1110
@@ -749,9 +782,9 @@ TEST_F_TIMEOUT(huge, pud_needs_a_gib_folio, 240)
 {
 	const unsigned long long size = SZ_1G + SZ_1G / 2;
 	size_t len = SZ_1G, io = 2 * SZ_2M;
-	char bdf[32], ranges[64], src[64], dst[64], *room, *base, *p, *host;
+	char bdf[32], ranges[64], *room, *base, *p;
 	struct p2p_bar bar;
-	int fd, in, out;
+	int fd;
 
 	if (!self->env.topo || self->env.topo->cmb_size < SZ_1G)
 		SKIP(return, "not the huge topology");
@@ -775,28 +808,9 @@ TEST_F_TIMEOUT(huge, pud_needs_a_gib_folio, 240)
 	ASSERT_EQ(base, p) TH_LOG("mmap: %s", strerror(errno));
 	close(fd);
 
-	snprintf(src, sizeof(src), "/dev/%s",
-		 self->env.nvme[self->env.peer[0]].disk);
-	snprintf(dst, sizeof(dst), "/dev/%s",
-		 self->env.nvme[self->env.peer[1]].disk);
-	host = p2p_host_buffer(io);
-	ASSERT_NE(NULL, host);
-	p2p_fill(host, io, 15);
-	in = open(src, O_RDWR | O_DIRECT);
-	out = open(dst, O_RDWR | O_DIRECT);
-	ASSERT_LE(0, in);
-	ASSERT_LE(0, out);
-	ASSERT_EQ((ssize_t)io, pwrite(in, host, io, 0));
 	/* nothing mapped yet: GUP faults the entry in and follows it */
-	ASSERT_EQ((ssize_t)io, pread(in, p + SZ_1G / 2 - SZ_2M, io, 0));
+	peer_copy(_metadata, &self->env, p + SZ_1G / 2 - SZ_2M, io, 15);
 	ASSERT_EQ(self->pmd, level(self->tp, p + SZ_1G / 2, NULL));
-	ASSERT_EQ((ssize_t)io, pwrite(out, p + SZ_1G / 2 - SZ_2M, io, 0));
-	memset(host, 0, io);
-	ASSERT_EQ((ssize_t)io, pread(out, host, io, 0));
-	ASSERT_EQ(-1, p2p_mismatch(host, io, 15));
-	close(in);
-	close(out);
-	free(host);
 
 	ASSERT_EQ(0, munmap(room, 2 * SZ_1G));
 	ASSERT_EQ((long long)size, p2p_wait_attr(bdf, "available", size, 2000));
@@ -829,10 +843,10 @@ TEST_F_TIMEOUT(huge, provider_with_several_ranges, 240)
 		{ 2 * SZ_1G - SZ_2M, SZ_2M }, { SZ_1G + SZ_1G / 2, 3 * SZ_2M },
 	};
 	unsigned long long size = 0, phys = 0, *seen;
-	char bdf[32], ranges[160], src[64], dst[64], *p, *host;
+	char bdf[32], ranges[160], *p;
 	size_t len, off, npages, io = SZ_2M, i, j;
 	struct p2p_bar bar;
-	int fd, in, out, n = 0;
+	int fd, n = 0;
 
 	if (!self->env.topo || self->env.topo->cmb_size < SZ_1G)
 		SKIP(return, "not the huge topology");
@@ -882,27 +896,8 @@ TEST_F_TIMEOUT(huge, provider_with_several_ranges, 240)
 	expect_level(_metadata, self->tp, &bar, self->page, p, len,
 		     self->pmd);
 
-	snprintf(src, sizeof(src), "/dev/%s",
-		 self->env.nvme[self->env.peer[0]].disk);
-	snprintf(dst, sizeof(dst), "/dev/%s",
-		 self->env.nvme[self->env.peer[1]].disk);
-	host = p2p_host_buffer(io);
-	ASSERT_NE(NULL, host);
-	p2p_fill(host, io, 18);
-	in = open(src, O_RDWR | O_DIRECT);
-	out = open(dst, O_RDWR | O_DIRECT);
-	ASSERT_LE(0, in);
-	ASSERT_LE(0, out);
-	/* across the end of one block into the next */
-	ASSERT_EQ((ssize_t)io, pwrite(in, host, io, 0));
-	ASSERT_EQ((ssize_t)io, pread(in, p + len - io, io, 0));
-	ASSERT_EQ((ssize_t)io, pwrite(out, p + len - io, io, 0));
-	memset(host, 0, io);
-	ASSERT_EQ((ssize_t)io, pread(out, host, io, 0));
-	ASSERT_EQ(-1, p2p_mismatch(host, io, 18));
-	close(in);
-	close(out);
-	free(host);
+	/* the last 2 MiB: the end of the last block */
+	peer_copy(_metadata, &self->env, p + len - io, io, 18);
 
 	ASSERT_EQ(0, munmap(p, len));
 	ASSERT_EQ((long long)size, p2p_wait_attr(bdf, "available", size, 2000));
