@@ -429,7 +429,10 @@ TEST_F(huge, dontneed_keeps_data)
  * PTE, PMD and PUD entries of one BAR map it with one cache mode, the one
  * the kernel recorded for the BAR (uncached-minus for P2P memory).  6.12's
  * vmf_insert_pfn_pud() dropped the mode it looked up and wrote PUDs
- * write-back: CPU stores to the CMB then sat in the cache.
+ * write-back: CPU stores to the CMB then sat in the cache.  Stock 6.12
+ * maps p2pmem with vm_insert_page() and the VMA's default protection, so
+ * its 4 KiB entries are write-back too (PAT index 0): that is what the
+ * test expects of it, a difference made on purpose.
  */
 TEST_F(huge, same_cache_mode_at_every_level)
 {
@@ -457,6 +460,11 @@ TEST_F(huge, same_cache_mode_at_every_level)
 	pte = cache_index(self->tp, p);
 	ASSERT_EQ(0, munmap(p, len));
 
+	if (self->stock) {
+		ASSERT_EQ(0, pte);
+		ASSERT_EQ(0, pmd);
+		return;
+	}
 	ASSERT_EQ(want, pte);
 	ASSERT_EQ(want, pmd);
 	if (!self->env.topo || self->env.topo->cmb_size < SZ_1G)
