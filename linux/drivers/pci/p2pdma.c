@@ -715,7 +715,8 @@ EXPORT_SYMBOL_GPL(pci_p2pdma_distance_many);
  * bus address when the traffic stays below a common upstream device, a
  * mapping by dma_map_resource() (through any IOMMU) when it crosses a host
  * bridge that routes peer-to-peer traffic, and a refusal, logged with its
- * reason, otherwise.
+ * reason, otherwise.  A bus address beyond @initiator's DMA mask (or bus
+ * DMA limit) is refused too: the device would reach another address.
  *
  * Return: the map type (%PCI_P2PDMA_MAP_BUS_ADDR or
  * %PCI_P2PDMA_MAP_THRU_HOST_BRIDGE), to be passed to
@@ -757,6 +758,14 @@ int pci_p2pdma_map_resource(struct pci_dev *target, phys_addr_t phys,
 	case PCI_P2PDMA_MAP_BUS_ADDR:
 		*addr = pci_bus_address(target, bar) +
 			(phys - pci_resource_start(target, bar));
+		/* No DMA API on this path: it would check the mask. */
+		if (*addr + size - 1 > min_not_zero(dma_get_mask(initiator),
+						    initiator->bus_dma_limit)) {
+			dev_warn(initiator,
+				 "peer-to-peer DMA with %s refused: bus address %pad is beyond this device's DMA mask\n",
+				 pci_name(target), addr);
+			return -EREMOTEIO;
+		}
 		return v.map;
 	case PCI_P2PDMA_MAP_THRU_HOST_BRIDGE:
 		*addr = dma_map_resource(initiator, phys, size, dir, 0);

@@ -271,6 +271,15 @@ static int nvme_lease_mem_alloc(struct nvme_lease *l, struct nvme_lease_mem *m,
 		return -EREMOTEIO;
 	}
 	m->hmapped = true;
+	/* A P2P bus address is not checked against the mask by the DMA API. */
+	if (sg_dma_address(&m->hsg) + m->size - 1 >
+	    min_not_zero(dma_get_mask(l->holder), l->holder->bus_dma_limit)) {
+		dev_warn(l->holder,
+			 "queue lease memory at %pad is beyond this device's DMA mask\n",
+			 &sg_dma_address(&m->hsg));
+		nvme_lease_mem_free(l, m);
+		return -EREMOTEIO;
+	}
 	return 0;
 }
 

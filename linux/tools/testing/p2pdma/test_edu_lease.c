@@ -143,6 +143,14 @@ struct edu_holder {
 /* One edu serves /dev/edu_lease; a second stays unbound. */
 static unsigned long edu_claimed;
 
+/*
+ * The DMA mask a lease is taken with, in bits: the selftest narrows it to
+ * see a lease refused whose addresses the edu could not reach.
+ */
+static unsigned int edu_dma_bits = 64;
+module_param_named(dma_bits, edu_dma_bits, uint, 0644);
+MODULE_PARM_DESC(dma_bits, "DMA mask of the edu when it takes a lease (24-64)");
+
 #if EDU_HAVE_LEASES
 
 /* Wait until the edu has no transfer running: 0 or -ETIMEDOUT. */
@@ -467,6 +475,7 @@ static long edu_take(struct edu_holder *e, struct edu_lease_take __user *uarg)
 	struct edu_lease_take t;
 	struct nvme_lease *lease;
 	struct pci_dev *ctrl;
+	int ret;
 
 	if (copy_from_user(&t, uarg, sizeof(t)))
 		return -EFAULT;
@@ -477,6 +486,12 @@ static long edu_take(struct edu_holder *e, struct edu_lease_take __user *uarg)
 	ctrl = edu_find_pci(t.nvme);
 	if (IS_ERR(ctrl))
 		return PTR_ERR(ctrl);
+	ret = dma_set_mask_and_coherent(&e->pdev->dev,
+					DMA_BIT_MASK(clamp(edu_dma_bits, 24U, 64U)));
+	if (ret) {
+		pci_dev_put(ctrl);
+		return ret;
+	}
 	edu_lease_start(e);
 	req.nsid = t.nsid;
 	req.depth = t.depth;
