@@ -776,6 +776,23 @@ static int provider_unbind(const char *bdf)
 }
 
 /*
+ * The ivshmem function of the huge topology and its 2 GiB BAR 2, into
+ * @bdf and @bar; the test skips outside that topology.
+ */
+static void ivshmem_bar(struct __test_metadata *_metadata,
+			struct _test_data_huge *self, char *bdf, size_t len,
+			struct p2p_bar *bar)
+{
+	if (!self->env.topo || self->env.topo->cmb_size < SZ_1G)
+		p2p_skip(_metadata, "not the huge topology");
+	p2p_require(_metadata, self->env.topo,
+		    find_function(IVSHMEM_VENDOR, IVSHMEM_DEVICE, bdf, len),
+		    "no ivshmem-plain function");
+	ASSERT_EQ(0, p2p_read_bar(bdf, 2, bar));
+	ASSERT_EQ(2 * SZ_1G, bar->end - bar->start + 1);
+}
+
+/*
  * A range that is not a multiple of 1 GiB gets 2 MiB folios, yet its first
  * GiB is one 1 GiB block of the pool.  Mapped at a 1 GiB aligned address,
  * that block must get PMDs, not a PUD: GUP of a PUD takes every page's
@@ -794,14 +811,8 @@ TEST_F_TIMEOUT(huge, pud_needs_a_gib_folio, 240)
 	struct p2p_bar bar;
 	int fd;
 
-	if (!self->env.topo || self->env.topo->cmb_size < SZ_1G)
-		SKIP(return, "not the huge topology");
-	p2p_require(_metadata, self->env.topo,
-		    find_function(IVSHMEM_VENDOR, IVSHMEM_DEVICE, bdf,
-				  sizeof(bdf)), "no ivshmem-plain function");
+	ivshmem_bar(_metadata, self, bdf, sizeof(bdf), &bar);
 	ASSERT_LE(0, self->env.peer[1]);
-	ASSERT_EQ(0, p2p_read_bar(bdf, 2, &bar));
-	ASSERT_LE(size, bar.end - bar.start + 1);
 	snprintf(ranges, sizeof(ranges), "2:0:%#llx", size);
 	ASSERT_EQ(0, provider_bind(bdf, ranges));
 	ASSERT_EQ((long long)size, p2p_attr(bdf, "size"));
@@ -856,14 +867,8 @@ TEST_F_TIMEOUT(huge, provider_with_several_ranges, 240)
 	struct p2p_bar bar;
 	int fd, n = 0;
 
-	if (!self->env.topo || self->env.topo->cmb_size < SZ_1G)
-		SKIP(return, "not the huge topology");
-	p2p_require(_metadata, self->env.topo,
-		    find_function(IVSHMEM_VENDOR, IVSHMEM_DEVICE, bdf,
-				  sizeof(bdf)), "no ivshmem-plain function");
+	ivshmem_bar(_metadata, self, bdf, sizeof(bdf), &bar);
 	ASSERT_LE(0, self->env.peer[1]);
-	ASSERT_EQ(0, p2p_read_bar(bdf, 2, &bar));
-	ASSERT_EQ(2 * SZ_1G, bar.end - bar.start + 1);
 	for (i = 0; i < 4; i++) {
 		n += snprintf(ranges + n, sizeof(ranges) - n, "%s2:%#llx:%#llx",
 			      i ? "," : "", rng[i][0], rng[i][1]);
@@ -922,16 +927,13 @@ TEST_F_TIMEOUT(huge, provider_with_several_ranges, 240)
  */
 TEST_F(huge, misaligned_range_refused)
 {
+	struct p2p_bar bar;
 	char bdf[32];
 	int kmsg;
 
-	if (!self->env.topo || self->env.topo->cmb_size < SZ_1G)
-		SKIP(return, "not the huge topology");
+	ivshmem_bar(_metadata, self, bdf, sizeof(bdf), &bar);
 	if (self->stock)
 		SKIP(return, "stock 6.12 WARNs in __add_pages() (fixed on purpose)");
-	p2p_require(_metadata, self->env.topo,
-		    find_function(IVSHMEM_VENDOR, IVSHMEM_DEVICE, bdf,
-				  sizeof(bdf)), "no ivshmem-plain function");
 	kmsg = p2p_kmsg_open();
 	ASSERT_LE(0, kmsg);
 	ASSERT_EQ(-EINVAL, provider_bind(bdf, "2:0x1000:0x200000"));
