@@ -6,6 +6,7 @@
 #   make test      static checks + KUnit + selftests in every topology
 #   make test KERNEL=baseline   the same on stock upstream P2PDMA
 #   make kernel / baseline      just build our / the upstream kernel
+#   make rootfs    the guest's Debian userland (mmdebstrap; cached in build/rootfs)
 #   make boot TOPO=<name> SUITE=test|run [KERNEL=...]   one guest run
 #   make bench     the same measurements on upstream and ours, one table
 #   make series    export the git format-patch series (BUILD_EACH=1: build each step,
@@ -22,9 +23,10 @@ SUITE ?= test
 
 PACKAGES := linux-source-6.12 qemu-system-x86 busybox-static sparse coccinelle \
 	ccache quilt bc flex bison libelf-dev libssl-dev cpio kmod dwarves \
-	rsync xz-utils python3 python3-docutils gcc make patch util-linux
+	rsync xz-utils python3 python3-docutils gcc make patch util-linux \
+	mmdebstrap
 
-.PHONY: deps run test bench series deb kernel baseline boot check initramfs expected clean
+.PHONY: deps run test bench series deb kernel baseline boot check initramfs rootfs expected clean
 
 deps:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -44,9 +46,14 @@ baseline:
 initramfs: kernel
 	vm/mkinitramfs.sh $(KERNEL)
 
+# The guest's Debian userland (mdadm, dmsetup, nvme-cli, fio, trace-cmd),
+# for the topologies with USERLAND=debian; cached in build/rootfs.
+rootfs: deps
+	vm/mkrootfs.sh
+
 # boot.sh fails (status 3) when the console log has a kernel splat
 # (scripts/scan-splats.sh), even if the copy succeeded.
-run: initramfs
+run: initramfs rootfs
 	vm/boot.sh $(KERNEL) switch run 900
 
 boot: initramfs

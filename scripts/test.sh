@@ -126,6 +126,30 @@ boot() {
 	esac
 }
 
+# The Debian userland of the topologies that boot one (USERLAND=debian in
+# vm/topologies/*), built beside the kernel: mmdebstrap waits mostly on the
+# network and dpkg, the kernel build on the CPU.  Cached under build/rootfs.
+rootfs_pid=
+if grep -qx 'USERLAND=debian' $(for t in $topologies $debug_topologies; do echo "$top/vm/topologies/$t"; done | sort -u); then
+	stage "Debian userland (vm/mkrootfs.sh, in the background)"
+	"$top/vm/mkrootfs.sh" > "$top/build/rootfs.log" 2>&1 &
+	rootfs_pid=$!
+fi
+# Wait for it once, before the first boot, and record how it went.
+rootfs_wait() {
+	[ -n "$rootfs_pid" ] || return 0
+	s=$(date +%s)
+	if wait "$rootfs_pid"; then
+		tail -n 2 "$top/build/rootfs.log" | head -n 1
+		record "ok build.rootfs"
+	else
+		tail -n 20 "$top/build/rootfs.log"
+		record "not ok build.rootfs # see build/rootfs.log"
+	fi
+	timing build.rootfs.wait "$s"
+	rootfs_pid=
+}
+
 stage "assemble $flavour tree"
 [ -n "${SKIP_BUILD:-}" ] || "$top/scripts/assemble.sh" "$flavour" || { record "not ok build.assemble"; echo "0 passed, 0 failed, 0 skipped"; exit 1; }
 
@@ -136,6 +160,7 @@ if build ""; then
 		"$top/scripts/static-checks.sh" "$flavour" | grep '^P2P-RESULT' | tee -a "$results"
 		timing static "$s"
 	fi
+	rootfs_wait
 	for topo in $topologies; do
 		boot "" "$topo" "${BOOT_TIMEOUT:-1200}"
 	done
@@ -146,11 +171,13 @@ fi
 # The debug kernel: KASAN and friends make it several times slower under
 # TCG, hence its own boot timeout.
 if [ -n "$debug_topologies" ] && build debug; then
+	rootfs_wait
 	for topo in $debug_topologies; do
 		boot debug "$topo" "${DEBUG_BOOT_TIMEOUT:-2700}"
 	done
 fi
 
+rootfs_wait
 stage "summary ($flavour)"
 timing total "$t0" > /dev/null
 # count <status> infra|tests

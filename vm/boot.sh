@@ -32,6 +32,7 @@ splats=$top/build/vm/$tag-$topo-$suite-splats.txt
 
 [ -f "$top/vm/topologies/$topo" ] || { echo "boot: no topology '$topo'" >&2; exit 2; }
 DESCRIPTION=; EXPECT=; CPU=qemu64; MACHINE_OPTS=; APPEND=; OBJECTS=; DEVICES=; DISKS=0
+USERLAND=busybox
 # shellcheck source=/dev/null
 . "$top/vm/topologies/$topo"
 
@@ -44,6 +45,21 @@ for ((i = 0; i < DISKS; i++)); do
 done
 rm -f "$vmdir/pmr.img"
 truncate -s 16M "$vmdir/pmr.img"
+
+# The initramfs: the flavour's own (busybox, /init, suites, modules), after
+# the Debian userland (vm/mkrootfs.sh) when the topology asks for it.  The
+# kernel unpacks concatenated archives one after the other.
+initrd=${P2P_INITRD:-$top/build/$flavour${P2P_VARIANT:+/$P2P_VARIANT}/initramfs.cpio.gz}
+case "$USERLAND" in
+busybox) ;;
+debian)
+	rootfs=$("$top/vm/mkrootfs.sh" | tail -n 1)
+	cat "$rootfs" "$initrd" > "$vmdir/initrd-debian.cpio.gz"
+	initrd=$vmdir/initrd-debian.cpio.gz ;;
+*)
+	echo "boot: topology $topo: unknown USERLAND '$USERLAND'" >&2
+	exit 2 ;;
+esac
 
 # shellcheck disable=SC2206
 devices=(${DEVICES//@VMDIR@/$vmdir} ${OBJECTS//@VMDIR@/$vmdir})
@@ -59,14 +75,14 @@ if [ "$variant" = debug ]; then
 	append+=" watchdog_thresh=30 rcupdate.rcu_cpu_stall_timeout=60"
 fi
 
-echo "boot: $flavour kernel, topology $topo ($DESCRIPTION), suite $suite, log $log"
+echo "boot: $flavour kernel, topology $topo ($DESCRIPTION), $USERLAND userland, suite $suite, log $log"
 start=$(date +%s)
 set +e
 timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
 	-machine "q35$MACHINE_OPTS" -accel tcg -cpu "$CPU" -smp 2 -m "${P2P_MEM:-2G}" \
 	-nographic -no-reboot -serial mon:stdio -display none \
 	-kernel "${P2P_KERNEL_IMAGE:-$obj/arch/x86/boot/bzImage}" \
-	-initrd "${P2P_INITRD:-$top/build/$flavour${P2P_VARIANT:+/$P2P_VARIANT}/initramfs.cpio.gz}" \
+	-initrd "$initrd" \
 	-append "$append" \
 	"${drives[@]}" "${devices[@]}" < /dev/null > "$log" 2>&1
 qemu_rc=$?

@@ -39,16 +39,27 @@ if [ -f "$sel/Makefile" ]; then
 	rm -rf "$out/selftests"
 	mkdir -p "$out/selftests"
 	make -s -C "$sel" OUTPUT="$out/selftests" >/dev/null
+	# The shell tests (TEST_PROGS) run from the source.
+	for t in "$sel"/*.sh; do
+		[ -f "$t" ] && install -m 755 "$t" "$out/selftests/"
+	done
 fi
 
 rm -rf "$root"
-mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,etc,lib/modules,opt/p2p/{bin,guest,modules,selftests}}
-cp /bin/busybox "$root/bin/busybox"
-ln -s busybox "$root/bin/sh"
+# The merged-/usr layout of Debian's own root (bin, sbin and lib are links
+# into usr/), so that this archive unpacks cleanly over the Debian userland
+# (vm/mkrootfs.sh) as well as alone.
+mkdir -p "$root"/{usr/bin,usr/sbin,usr/lib/modules,proc,sys,dev,tmp,run,etc} \
+	"$root"/opt/p2p/{bin,guest,modules,selftests}
+ln -s usr/bin "$root/bin"
+ln -s usr/sbin "$root/sbin"
+ln -s usr/lib "$root/lib"
+cp /bin/busybox "$root/usr/bin/busybox"
+ln -s busybox "$root/usr/bin/sh"
 cp "$top/vm/guest/init" "$root/init"
 cp "$top"/vm/guest/*.sh "$root/opt/p2p/guest/"
 cp "$out"/bin/* "$root/opt/p2p/bin/"
-cp -r "${P2P_MODROOT:-$obj/modroot}/lib/modules/." "$root/lib/modules/" 2>/dev/null || true
+cp -r "${P2P_MODROOT:-$obj/modroot}/lib/modules/." "$root/usr/lib/modules/" 2>/dev/null || true
 find "$mod" -name '*.ko' -exec cp {} "$root/opt/p2p/modules/" \; 2>/dev/null || true
 if [ -d "$out/selftests" ]; then
 	find "$out/selftests" -maxdepth 1 -type f -perm -u+x \
