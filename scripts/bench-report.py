@@ -61,6 +61,20 @@ for stacked, bare in (("dio_read_to_p2pmem_raid0", "dio_read_to_p2pmem"),
         lines.append(f"{new_label}: {stacked} / {bare} = {r:.2f}")
 
 
+# fio into P2P memory against fio into host memory, per kernel: what the
+# CMB buffer costs or saves in the same job (fio_<engine>_<pattern>_p2p_*
+# over fio_<engine>_<pattern>_host_*).
+for metric in sorted(vals):
+    if not (metric.startswith("fio_") and "_p2p_" in metric):
+        continue
+    host = metric.replace("_p2p_", "_host_")
+    for kernel, label in ((ref, ref_label), (new, new_label)):
+        p, h = vals[metric].get(kernel, []), vals.get(host, {}).get(kernel, [])
+        if p and h and statistics.median(h) > 0:
+            r = statistics.median(p) / statistics.median(h)
+            lines.append(f"{label}: {metric} / {host} = {r:.2f}")
+
+
 def new_median(metric):
     xs = vals.get(metric, {}).get(new, [])
     return statistics.median(xs) if xs else None

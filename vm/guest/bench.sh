@@ -25,9 +25,45 @@ INV
 echo "bench: small pool $small, large pool $large, client $client ($clientns)"
 [ -n "$small" ] && [ -n "$client" ] || exit 1
 
+# fio, as users measure: random 4 KiB reads (psync at depth 1, io_uring at
+# depth 8) and sequential 128 KiB reads from the first client's namespace,
+# into a buffer that is an mmap of the small pool's p2pmem/allocate
+# (--mem=mmapshared:<file>) and, as the reference, into host memory.  Rows
+# fio_<engine>_<pattern>_<p2p|host>_{iops,mibs,usr_cpu,sys_cpu}, from fio's
+# terse output (version 3: field 8 read IOPS, 7 read KiB/s, 88 and 89 user
+# and system CPU, "12.5%").  Needs the Debian userland (USERLAND=debian).
+fio_rows() {
+	local eng depth pat bs buf mem line
+	command -v fio > /dev/null || { echo "bench: no fio in this guest"; return 0; }
+	for eng in psync:1 io_uring:8; do
+		depth=${eng#*:}; eng=${eng%:*}
+		for pat in randread:4k:rand4k read:128k:seq128k; do
+			bs=$(echo "$pat" | cut -d: -f2)
+			for buf in p2p host; do
+				mem=malloc
+				[ $buf = p2p ] &&
+					mem=mmapshared:/sys/bus/pci/devices/$small/p2pmem/allocate
+				line=$(fio --name=b --filename="$clientns" --direct=1 \
+					--rw="${pat%%:*}" --bs="$bs" --ioengine=$eng \
+					--iodepth="$depth" --size=48m --time_based \
+					--runtime=3 --ramp_time=1 --mem="$mem" \
+					--output-format=terse --terse-version=3 2>&1 |
+					grep '^3;')
+				[ -n "$line" ] || { echo "bench: fio $eng $pat $buf failed"; continue; }
+				echo "$line" | awk -F';' -v m="fio_${eng}_${pat##*:}_$buf" '{
+					printf "BENCH: %s_iops %s IOPS\n", m, $8
+					printf "BENCH: %s_mibs %.1f MiB/s\n", m, $7 / 1024
+					printf "BENCH: %s_usr_cpu %.1f %%\n", m, $88 + 0
+					printf "BENCH: %s_sys_cpu %.1f %%\n", m, $89 + 0 }'
+			done
+		done
+	done
+}
+
 # p2p.only=mmap or p2p.only=dio: seven runs of just that user-space row,
 # each printed (the mmap ones with their phases), for looking into one row;
 # p2p.only=alloc: three runs of the small pool's alloc_free rows;
+# p2p.only=fio: three runs of the fio rows;
 # p2p.only=map: seven runs of the per-call rows (distance, dma_map_sg):
 # make boot TOPO=bench SUITE=bench P2P_GUEST_ARGS=p2p.only=mmap P2P_MEM=3G
 case "${P2P_ONLY:-}" in
@@ -56,6 +92,9 @@ map)
 		rmmod p2pdma_bench
 	done
 	bench_results
+	exit 0 ;;
+fio)
+	for i in 1 2 3; do fio_rows; done
 	exit 0 ;;
 checkerboard)
 	[ -n "$large" ] || exit 1
@@ -141,6 +180,7 @@ if [ -n "$client2ns" ] && p2pbench raid0 md9 64 "$clientns" "$client2ns"; then
 fi
 bench_module "$small" pool64M percall_only=1 >> "$percall"
 median_runs 1 cat "$percall"
+fio_rows
 
 # Random 4 KiB reads at queue depth 8 from the first client's namespace: a
 # queue leased to user space and polled there, io_uring on a polled queue
