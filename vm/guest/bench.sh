@@ -31,9 +31,27 @@ echo "bench: small pool $small, large pool $large, client $client ($clientns)"
 # (--mem=mmapshared:<file>) and, as the reference, into host memory.  Rows
 # fio_<engine>_<pattern>_<p2p|host>_{iops,mibs,usr_cpu,sys_cpu}, from fio's
 # terse output (version 3: field 8 read IOPS, 7 read KiB/s, 88 and 89 user
-# and system CPU, "12.5%").  Needs the Debian userland (USERLAND=debian).
+# and system CPU, "12.5%").  Where md9 exists (the raid0 of the dio rows),
+# the same small host-memory reads through it and through a dm linear
+# device on it (rows *_md_host, *_dmmd_host): what the P2P check on every
+# bio of md and dm costs I/O that has no P2P memory.  Needs the Debian
+# userland (USERLAND=debian).
+fio_row() {		# <row> <device> <engine> <depth> <rw> <bs> <mem>
+	local line
+	line=$(fio --name=b --filename="$2" --direct=1 --rw="$5" --bs="$6" \
+		--ioengine="$3" --iodepth="$4" --size=48m --time_based \
+		--runtime=3 --ramp_time=1 --mem="$7" \
+		--output-format=terse --terse-version=3 2>&1 | grep '^3;')
+	[ -n "$line" ] || { echo "bench: fio for $1 failed"; return 0; }
+	echo "$line" | awk -F';' -v m="$1" '{
+		printf "BENCH: %s_iops %s IOPS\n", m, $8
+		printf "BENCH: %s_mibs %.1f MiB/s\n", m, $7 / 1024
+		printf "BENCH: %s_usr_cpu %.1f %%\n", m, $88 + 0
+		printf "BENCH: %s_sys_cpu %.1f %%\n", m, $89 + 0 }'
+}
 fio_rows() {
-	local eng depth pat bs buf mem line
+	local eng depth pat bs buf mem dm
+	local p2p=mmapshared:/sys/bus/pci/devices/$small/p2pmem/allocate
 	command -v fio > /dev/null || { echo "bench: no fio in this guest"; return 0; }
 	for eng in psync:1 io_uring:8; do
 		depth=${eng#*:}; eng=${eng%:*}
@@ -41,23 +59,19 @@ fio_rows() {
 			bs=$(echo "$pat" | cut -d: -f2)
 			for buf in p2p host; do
 				mem=malloc
-				[ $buf = p2p ] &&
-					mem=mmapshared:/sys/bus/pci/devices/$small/p2pmem/allocate
-				line=$(fio --name=b --filename="$clientns" --direct=1 \
-					--rw="${pat%%:*}" --bs="$bs" --ioengine=$eng \
-					--iodepth="$depth" --size=48m --time_based \
-					--runtime=3 --ramp_time=1 --mem="$mem" \
-					--output-format=terse --terse-version=3 2>&1 |
-					grep '^3;')
-				[ -n "$line" ] || { echo "bench: fio $eng $pat $buf failed"; continue; }
-				echo "$line" | awk -F';' -v m="fio_${eng}_${pat##*:}_$buf" '{
-					printf "BENCH: %s_iops %s IOPS\n", m, $8
-					printf "BENCH: %s_mibs %.1f MiB/s\n", m, $7 / 1024
-					printf "BENCH: %s_usr_cpu %.1f %%\n", m, $88 + 0
-					printf "BENCH: %s_sys_cpu %.1f %%\n", m, $89 + 0 }'
+				[ $buf = p2p ] && mem=$p2p
+				fio_row "fio_${eng}_${pat##*:}_$buf" "$clientns" \
+					$eng "$depth" "${pat%%:*}" "$bs" $mem
 			done
 		done
 	done
+	[ -b /dev/md9 ] || return 0
+	fio_row fio_psync_rand4k_md_host /dev/md9 psync 1 randread 4k malloc
+	echo "0 $(cat /sys/block/md9/size) linear /dev/md9 0" |
+		dmsetup create p2p-bench 2> /dev/null || return 0
+	dm=/dev/$(dmsetup info -c --noheadings -o blkdevname p2p-bench)
+	fio_row fio_psync_rand4k_dmmd_host "$dm" psync 1 randread 4k malloc
+	dmsetup remove p2p-bench
 }
 
 # p2p.only=mmap or p2p.only=dio: seven runs of just that user-space row,
@@ -94,6 +108,7 @@ map)
 	bench_results
 	exit 0 ;;
 fio)
+	[ -n "$client2ns" ] && p2pbench raid0 md9 64 "$clientns" "$client2ns"
 	for i in 1 2 3; do fio_rows; done
 	exit 0 ;;
 checkerboard)
