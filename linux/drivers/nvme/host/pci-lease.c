@@ -607,17 +607,65 @@ nvme_lease_admin_end(struct request *rq, blk_status_t err)
 }
 
 /*
+ * The controller's tail in @l's completion queue, read from the entries:
+ * it flips the phase tag of each entry it posts, pass after pass (the
+ * queue starts zeroed, tag 0, and the first pass writes 1).  So entries
+ * before the tail carry the tag of the current pass, those from it on the
+ * tag of the one before: the tail is the first entry whose tag differs
+ * from entry 0's, or 0 when none does.
+ */
+static u32 nvme_lease_cq_tail(struct nvme_lease *l)
+{
+	struct nvme_completion *cqe = l->cq.vaddr;
+	u16 tag;
+	u32 i;
+
+	if (!l->cq.provider)
+		dma_sync_sg_for_cpu(&l->lc->pdev->dev, &l->cq.sg, 1,
+				    DMA_BIDIRECTIONAL);
+	tag = le16_to_cpu(READ_ONCE(cqe[0].status)) & 1;
+	for (i = 1; i < l->depth; i++)
+		if ((le16_to_cpu(READ_ONCE(cqe[i].status)) & 1) != tag)
+			return i;
+	return 0;
+}
+
+/*
+ * Wait for an admin command of @l, consuming @l's completion queue
+ * meanwhile when @cq_db (its head doorbell) is given.  Deleting the
+ * submission queue aborts what the holder left there, and the controller
+ * posts an entry for each: a holder that stopped moving the head would
+ * leave no room for them, and the deletion would wait for the admin
+ * timeout and a reset.  The holder is fenced by now, so the kernel moves
+ * the head up to the tail itself: a head the holder wrote lies at or
+ * before the tail, so the write is always valid.
+ */
+static void nvme_lease_admin_wait(struct nvme_lease *l, struct completion *done,
+				  void __iomem *cq_db)
+{
+	if (!cq_db) {
+		wait_for_completion_io(done);
+		return;
+	}
+	do {
+		writel(nvme_lease_cq_tail(l), cq_db);
+	} while (!wait_for_completion_io_timeout(done, msecs_to_jiffies(2)));
+}
+
+/*
  * Run admin command @c for @l on the incarnation of the controller that
  * gave @l its queue id, or not at all: it is queued only while that
  * incarnation is up (under lc->lock, which nvme_lease_ctrl_down() takes),
  * and marked as a user command, which nvme-pci dispatches only to a live
  * controller and, being fail-fast, fails rather than holding it for the
  * next one.  So a command caught by a reset never reaches a controller
- * whose queue ids may have moved.  Return: 0, the NVMe status, or -errno
- * (-EAGAIN once the incarnation is gone, -EINTR when the reset cancelled
- * the command).
+ * whose queue ids may have moved.  With @cq_db, the wait keeps @l's
+ * completion queue drained (nvme_lease_admin_wait()).  Return: 0, the
+ * NVMe status, or -errno (-EAGAIN once the incarnation is gone, -EINTR
+ * when the reset cancelled the command).
  */
-static int nvme_lease_admin(struct nvme_lease *l, struct nvme_command *c)
+static int nvme_lease_admin(struct nvme_lease *l, struct nvme_command *c,
+			    void __iomem *cq_db)
 {
 	struct nvme_lease_ctrl *lc = l->lc;
 	struct nvme_lease_cmd cmd = { };
@@ -649,7 +697,7 @@ static int nvme_lease_admin(struct nvme_lease *l, struct nvme_command *c)
 		blk_mq_free_request(rq);
 		goto out;
 	}
-	wait_for_completion_io(&cmd.done);
+	nvme_lease_admin_wait(l, &cmd.done, cq_db);
 	if (nvme_req(rq)->flags & NVME_REQ_CANCELLED)
 		ret = -EINTR;
 	else if (nvme_req(rq)->status)
@@ -668,12 +716,21 @@ out:
  */
 static int nvme_lease_delete_queue(struct nvme_lease *l, u8 opcode)
 {
+	struct nvme_lease_ctrl *lc = l->lc;
+	void __iomem *cq_db = NULL;
 	struct nvme_command c = { };
 	int ret;
 
+	/* Deleting the SQ may need room in the CQ: keep it drained. */
+	if (opcode == nvme_admin_delete_sq)
+		cq_db = pci_iomap_range(lc->pdev, 0, NVME_REG_DBS +
+					(2 * l->qid + 1) * lc->geo.db_stride,
+					sizeof(u32));
 	c.delete_queue.opcode = opcode;
 	c.delete_queue.qid = cpu_to_le16(l->qid);
-	ret = nvme_lease_admin(l, &c);
+	ret = nvme_lease_admin(l, &c, cq_db);
+	if (cq_db)
+		pci_iounmap(lc->pdev, cq_db);
 	if (ret > 0 && (ret & NVME_SCT_SC_MASK) == NVME_SC_QID_INVALID)
 		return 0;
 	return ret;
@@ -701,7 +758,7 @@ static int nvme_lease_create_queues(struct nvme_lease *l)
 	/* No interrupt: the holder polls. */
 	c.create_cq.cq_flags = cpu_to_le16(NVME_QUEUE_PHYS_CONTIG);
 	l->queues = true;
-	ret = nvme_lease_admin(l, &c);
+	ret = nvme_lease_admin(l, &c, NULL);
 	if (ret)
 		goto fail;
 
@@ -713,7 +770,7 @@ static int nvme_lease_create_queues(struct nvme_lease *l)
 	c.create_sq.sq_flags = cpu_to_le16(NVME_QUEUE_PHYS_CONTIG |
 					   NVME_SQ_PRIO_MEDIUM);
 	c.create_sq.cqid = cpu_to_le16(l->qid);
-	ret = nvme_lease_admin(l, &c);
+	ret = nvme_lease_admin(l, &c, NULL);
 	if (!ret)
 		return 0;
 fail:
