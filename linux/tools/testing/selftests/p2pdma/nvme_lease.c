@@ -1743,6 +1743,24 @@ static int admin_faults(const struct lease_ctrl *c, int times)
 	return ret ? ret : admin_fault_attr(c, "probability", "100");
 }
 
+/*
+ * A lease of namespace 1 of @c taken while its next @n admin commands
+ * fail: it must be refused with EIO.
+ */
+static void take_with_admin_faults(struct __test_metadata *_metadata,
+				   const struct lease_ctrl *c, int n)
+{
+	struct nvme_lease_args args;
+	int ret;
+
+	ASSERT_EQ(0, admin_faults(c, n));
+	ret = lease_take(c->fd, 1, 4, 4 * CHUNK, &args);
+	EXPECT_EQ(0, admin_faults(c, 0));
+	if (ret >= 0)
+		close(ret);
+	EXPECT_EQ(-EIO, ret);
+}
+
 /* Wait up to @ms until @c's controller is live: 0 or -ETIMEDOUT. */
 static int wait_live(const struct lease_ctrl *c, int ms)
 {
@@ -1791,15 +1809,8 @@ static void expect_disk_back(struct __test_metadata *_metadata, char *buf,
 TEST_F_TIMEOUT(lease, create_cq_failure_gives_all_back, TEST_SECS)
 {
 	struct lease_ctrl *a = &self->c[CTRL_A];
-	struct nvme_lease_args args;
-	int ret;
 
-	ASSERT_EQ(0, admin_faults(a, 1));
-	ret = lease_take(a->fd, 1, 4, 4 * CHUNK, &args);
-	EXPECT_EQ(0, admin_faults(a, 0));
-	if (ret >= 0)
-		close(ret);
-	EXPECT_EQ(-EIO, ret);
+	take_with_admin_faults(_metadata, a, 1);
 	EXPECT_EQ(self->avail0[CTRL_A],
 		  p2p_wait_attr(a->bdf, "available", self->avail0[CTRL_A],
 				2000));
@@ -1873,16 +1884,10 @@ TEST_F_TIMEOUT(lease, close_after_failed_revoke, TEST_SECS)
 TEST_F_TIMEOUT(lease, failed_cleanup_then_provider_unbind, TEST_SECS)
 {
 	struct lease_ctrl *a = &self->c[CTRL_A], *b = &self->c[CTRL_B];
-	struct nvme_lease_args args;
 	long long ms = 0;
 	int ret;
 
-	ASSERT_EQ(0, admin_faults(a, 2));
-	ret = lease_take(a->fd, 1, 4, 4 * CHUNK, &args);
-	EXPECT_EQ(0, admin_faults(a, 0));
-	if (ret >= 0)
-		close(ret);
-	EXPECT_EQ(-EIO, ret);
+	take_with_admin_faults(_metadata, a, 2);
 
 	ret = p2p_write_bounded("/sys/bus/pci/drivers/nvme/unbind", b->bdf,
 				REMOVE_SECS, &ms);
