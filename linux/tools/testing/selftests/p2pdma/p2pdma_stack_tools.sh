@@ -75,28 +75,26 @@ is_bdev() {
 	return 1
 }
 
-# p2p_fio <name> <dev> <rw> [fio options...]: a fio job whose buffer is an
-# mmap of p2pmem/allocate; verify=crc32c, so a write is read back (into
-# P2P memory) and checked.  Output in $TMP/<name>.out; status is fio's.
-p2p_fio() {
-	local name=$1 dev=$2 rw=$3
-	shift 3
+# fio_job <mem> <name> <dev> <rw> [fio options...]: a fio job with buffer
+# <mem> (fio's --mem); verify=crc32c, so a write is read back and checked.
+# Output in $TMP/<name>.out; status is fio's.
+fio_job() {
+	local mem=$1 name=$2 dev=$3 rw=$4
+	shift 4
 	is_bdev "$name" "$dev" || return 2
 	fio --name="$name" --filename="/dev/$dev" --rw="$rw" --bs=$BS \
 		--size=$SIZE --direct=1 --ioengine=psync --verify=crc32c \
-		--mem="mmapshared:/sys/bus/pci/devices/$PROV/p2pmem/allocate" \
-		"$@" > "$TMP/$name.out" 2>&1
+		--mem="$mem" "$@" > "$TMP/$name.out" 2>&1
+}
+
+# p2p_fio <name> <dev> <rw> [options]: the buffer is an mmap of
+# p2pmem/allocate, so the data is read back into P2P memory.
+p2p_fio() {
+	fio_job "mmapshared:/sys/bus/pci/devices/$PROV/p2pmem/allocate" "$@"
 }
 
 # host_fio: the same from an ordinary (anonymous) host buffer.
-host_fio() {
-	local name=$1 dev=$2 rw=$3
-	shift 3
-	is_bdev "$name" "$dev" || return 2
-	fio --name="$name" --filename="/dev/$dev" --rw="$rw" --bs=$BS \
-		--size=$SIZE --direct=1 --ioengine=psync --verify=crc32c \
-		"$@" > "$TMP/$name.out" 2>&1
-}
+host_fio() { fio_job malloc "$@"; }
 
 # Show the end of a job's output (for a failure).
 show() { tail -n 8 "$TMP/$1.out" | sed 's/^/#   /'; }
