@@ -68,7 +68,6 @@ events() {
 		--mem="mmapshared:/sys/bus/pci/devices/$PROV/p2pmem/allocate" \
 		> "$TMP/$1.out" 2>&1 || { tail -n 5 "$TMP/$1.out" | sed 's/^/#   /'; return 1; }
 	trace-cmd report -i "$TMP/$1.dat" 2> /dev/null > "$TMP/$1.txt"
-	grep 'p2pdma_verdict:' "$TMP/$1.txt" | sed 's/^ */# event: /'
 	grep -c "p2pdma_verdict:.*client=$B " "$TMP/$1.txt"
 }
 
